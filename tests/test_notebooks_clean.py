@@ -1,0 +1,46 @@
+"""Committed notebooks carry no outputs except the small text of NBVAL_CHECK_OUTPUT cells."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vlmlab import nbtools
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found under notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_stripped(path):
+    assert nbtools.problems(path) == [], "run `make clean-notebooks` (python -m vlmlab.nbtools strip ...)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_checked_cells_have_their_expected_output(path):
+    # A NBVAL_CHECK_OUTPUT cell with no stored output would compare against nothing.
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    empty = [i for i, c in enumerate(nb["cells"]) if nbtools.is_checked(c) and not c.get("outputs")]
+    assert empty == [], f"checked cells {empty} have no stored output: run `python -m vlmlab.nbtools run {path.name}`"
+
+
+def test_strip_keeps_checked_text_and_drops_the_rest():
+    nb = {
+        "metadata": {"widgets": {"state": {}}},
+        "cells": [
+            {"cell_type": "code", "source": "x = 1\nx", "execution_count": 3, "metadata": {},
+             "outputs": [{"output_type": "execute_result", "data": {"text/plain": "1"}, "metadata": {}, "execution_count": 3}]},
+            {"cell_type": "code", "source": ["# NBVAL_CHECK_OUTPUT\n", "print(2)"], "execution_count": 4, "metadata": {},
+             "outputs": [{"output_type": "stream", "name": "stdout", "text": "2\n"},
+                         {"output_type": "display_data", "data": {"image/png": "AAA", "text/plain": "<Figure>"}, "metadata": {}}]},
+        ],
+    }
+    out = nbtools.strip_notebook(nb)
+    assert out["cells"][0]["outputs"] == [] and out["cells"][0]["execution_count"] is None
+    kept = out["cells"][1]["outputs"]
+    assert kept[0]["text"] == "2\n"
+    assert kept[1]["data"] == {"text/plain": "<Figure>"}  # the PNG is gone
+    assert "widgets" not in out["metadata"]

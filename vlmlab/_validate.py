@@ -1,0 +1,91 @@
+"""Checks on user input, shared by every module.
+
+Bad input gets a ``ValueError`` (or ``TypeError``) that names the argument,
+the value it got and what would be accepted, before it can fail deep inside
+torch. Sizes are ``(height, width)`` everywhere in vlmlab.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+
+def as_size(value, name: str = "image_size") -> tuple[int, int]:
+    """An int ``s`` or a pair ``(h, w)`` as a ``(height, width)`` tuple of positive ints."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int or a (height, width) pair, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
+    ):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{name} must be an int or a (height, width) pair of ints, got {value!r}")
+    if pair[0] <= 0 or pair[1] <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r} (as (height, width): {pair})")
+    return pair
+
+
+def as_positive_int(value, name: str) -> int:
+    """A positive int, or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive int, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return int(value)
+
+
+def check_divisible(size: tuple[int, int], patch_size: int, name: str = "image_size") -> None:
+    """Raise unless both sides of ``size`` are multiples of ``patch_size``; suggest the nearest sizes."""
+    h, w = size
+    if h % patch_size or w % patch_size:
+        down = (max(patch_size, h // patch_size * patch_size), max(patch_size, w // patch_size * patch_size))
+        up = (-(-h // patch_size) * patch_size, -(-w // patch_size) * patch_size)
+        raise ValueError(
+            f"{name} {size} (height, width) is not divisible by patch_size={patch_size}; "
+            f"resize or crop to a multiple of {patch_size}, e.g. {down} or {up}"
+        )
+
+
+def check_image_batch(x, name: str = "images", channels: int | None = None):
+    """Require a float tensor shaped ``(B, C, H, W)``; return ``(B, C, H, W)``."""
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor shaped (batch, channels, height, width), got {type(x).__name__}")
+    if x.ndim != 4:
+        hint = " (add a batch dimension with x.unsqueeze(0))" if x.ndim == 3 else ""
+        raise ValueError(f"{name} must be 4-D (batch, channels, height, width), got shape {tuple(x.shape)}{hint}")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(
+            f"{name} has {x.shape[1]} channels (shape {tuple(x.shape)}), expected {channels}; "
+            "images are (batch, channels, height, width)"
+        )
+    return tuple(x.shape)
+
+
+def check_token_batch(x, name: str = "tokens", dim: int | None = None):
+    """Require a tensor shaped ``(B, N, D)``; return ``(B, N, D)``."""
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor shaped (batch, tokens, dim), got {type(x).__name__}")
+    if x.ndim != 3:
+        raise ValueError(f"{name} must be 3-D (batch, tokens, dim), got shape {tuple(x.shape)}")
+    if dim is not None and x.shape[-1] != dim:
+        raise ValueError(f"{name} has feature width {x.shape[-1]} (shape {tuple(x.shape)}), expected {dim}")
+    return tuple(x.shape)
+
+
+def pil_size_hw(image) -> tuple[int, int]:
+    """``(height, width)`` of a PIL image (PIL itself says ``(width, height)``)."""
+    width, height = image.size
+    return (height, width)
+
+
+def check_choice(value, choices, name: str):
+    """Require ``value`` to be one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)!r}, got {value!r}")
+    return value
