@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow -p no:nbval tests
+	$(BIN)/python -m pytest -m slow tests
 
 book: $(STAMP)
 	$(BIN)/python -m vlmlab.nbtools book --out build/book $(NOTEBOOKS)

@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 # One module per concept; see DESIGN.md for what each one holds.
 _SUBMODULES = (
+    "alignment",
     "attention",
     "budget",
     "clip",
