@@ -27,6 +27,7 @@ _SUBMODULES = (
     "data",
     "dynamic",
     "encoders",
+    "envcheck",
     "nbtools",
     "patches",
     "pipeline",

@@ -1,0 +1,51 @@
+"""The shared input checks every module relies on."""
+
+import pytest
+import torch
+
+from vlmlab import _validate as v
+
+
+def test_as_size_accepts_int_and_pair():
+    assert v.as_size(224) == (224, 224)
+    assert v.as_size((336, 672)) == (336, 672)
+
+
+@pytest.mark.parametrize("bad", [0, -3, (0, 5), (5, -1)])
+def test_as_size_rejects_non_positive(bad):
+    with pytest.raises(ValueError, match="image_size must be positive"):
+        v.as_size(bad)
+
+
+@pytest.mark.parametrize("bad", [2.5, "224", (1, 2, 3), True, (1.0, 2)])
+def test_as_size_rejects_other_types(bad):
+    with pytest.raises(TypeError, match="image_size must be an int or a"):
+        v.as_size(bad)
+
+
+def test_check_divisible_suggests_sizes():
+    v.check_divisible((224, 336), 14)
+    with pytest.raises(ValueError, match=r"not divisible by patch_size=16; .*\(224, 224\) or \(224, 240\)"):
+        v.check_divisible((224, 230), 16)
+
+
+def test_check_image_batch_explains_missing_batch_dim():
+    assert v.check_image_batch(torch.zeros(2, 3, 8, 4), channels=3) == (2, 3, 8, 4)
+    with pytest.raises(ValueError, match="add a batch dimension"):
+        v.check_image_batch(torch.zeros(3, 8, 8))
+    with pytest.raises(ValueError, match="has 1 channels .* expected 3"):
+        v.check_image_batch(torch.zeros(1, 1, 8, 8), channels=3)
+    with pytest.raises(TypeError, match="must be a torch.Tensor"):
+        v.check_image_batch([[1]])
+
+
+def test_check_token_batch():
+    assert v.check_token_batch(torch.zeros(1, 5, 7), dim=7) == (1, 5, 7)
+    with pytest.raises(ValueError, match="feature width 7 .* expected 8"):
+        v.check_token_batch(torch.zeros(1, 5, 7), dim=8)
+
+
+def test_pil_size_is_converted_to_height_width():
+    from PIL import Image
+
+    assert v.pil_size_hw(Image.new("RGB", (40, 30))) == (30, 40)
