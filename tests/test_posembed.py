@@ -1,0 +1,172 @@
+"""vlmlab.posembed: sin-cos tables, interpolation of a learned table, 2-D rotary — against transformers."""
+
+import math
+
+import pytest
+import torch
+
+from vlmlab.posembed import (
+    apply_rope_2d,
+    cosine_similarity_map,
+    interpolate_pos_embed,
+    rope_2d,
+    rope_2d_position_ids,
+    sincos_1d,
+    sincos_2d,
+)
+
+
+def test_sincos_1d_hand_worked():
+    pe = sincos_1d(5, 8)
+    assert pe.shape == (5, 8)
+    assert torch.equal(pe[0, 0::2], torch.zeros(4)) and torch.equal(pe[0, 1::2], torch.ones(4))  # sin 0, cos 0
+    # channel pair k uses frequency 1/10000**(2k/dim): position 3, pair 1 -> 3 / 10000**(2/8)
+    angle = 3 / 10000 ** (2 / 8)
+    assert pe[3, 2].item() == pytest.approx(math.sin(angle), abs=1e-6)
+    assert pe[3, 3].item() == pytest.approx(math.cos(angle), abs=1e-6)
+
+
+def _mae_reference(rows, cols, dim, cls_token):
+    # transformers builds [sin_h|cos_h|sin_w|cos_w]; ViTMAEEmbeddings.initialize_weights swaps the halves
+    # to MAE's original layout [w | h]. We reproduce that swap here.
+    from transformers.models.vit_mae.modeling_vit_mae import build_2d_sinusoidal_position_embedding
+
+    ref = build_2d_sinusoidal_position_embedding(rows, cols, dim, cls_token=cls_token)
+    half = dim // 2
+    return torch.cat([ref[..., half:], ref[..., :half]], dim=-1)
+
+
+@pytest.mark.parametrize("grid", [(4, 4), (3, 5), (5, 3)])
+@pytest.mark.parametrize("cls_token", [False, True])
+def test_sincos_2d_matches_mae(grid, cls_token):
+    got = sincos_2d(grid, 16, cls_token=cls_token)
+    assert got.shape == (grid[0] * grid[1] + cls_token, 16)  # +1 zero row for the CLS token
+    torch.testing.assert_close(got, _mae_reference(*grid, 16, cls_token), atol=1e-6, rtol=0)
+
+
+def test_sincos_2d_layout_columns_first():
+    # Patch (row=1, col=2) on a 3x4 grid is number 1*4 + 2 = 6. Its first half is the 1-D code of col 2,
+    # its second half that of row 1: [sin(p*w), cos(p*w)] with w_k = 1/10000**(k/(dim/4)).
+    dim = 8
+    table = sincos_2d((3, 4), dim)
+    w = torch.tensor([1 / 10000 ** (k / (dim / 4)) for k in range(dim // 4)])
+    code = lambda p: torch.cat([torch.sin(p * w), torch.cos(p * w)])  # noqa: E731
+    torch.testing.assert_close(table[6], torch.cat([code(2.0), code(1.0)]))
+
+
+def _hf_clip_embeddings(image_size=32, patch_size=4, hidden=24):
+    from transformers import CLIPVisionConfig
+    from transformers.models.clip.modeling_clip import CLIPVisionEmbeddings
+
+    cfg = CLIPVisionConfig(image_size=image_size, patch_size=patch_size, hidden_size=hidden)
+    emb = CLIPVisionEmbeddings(cfg)
+    torch.nn.init.normal_(emb.position_embedding.weight)
+    return emb
+
+
+@pytest.mark.parametrize("new_size", [(48, 24), (24, 48), (40, 40), (32, 32), (28, 36)])
+def test_interpolate_pos_embed_equals_hf_clip(new_size):
+    emb = _hf_clip_embeddings()  # 32 px / patch 4 -> an 8x8 table (+1 CLS row)
+    H, W = new_size
+    dummy = torch.zeros(1, 1 + (H // 4) * (W // 4), 24)  # only its shape is read
+    with torch.no_grad():
+        expected = emb.interpolate_pos_encoding(dummy, H, W)  # (1, 1+rows*cols, D)
+        got = interpolate_pos_embed(emb.position_embedding.weight, (H // 4, W // 4))  # (N, D) in, (N', D) out
+    assert got.shape == expected.shape[1:]
+    torch.testing.assert_close(got, expected[0], atol=1e-5, rtol=1e-5)
+
+
+def test_interpolate_keeps_prefix_and_layout():
+    table = torch.randn(1, 2 + 9, 6)
+    out = interpolate_pos_embed(table, (5, 4), num_prefix_tokens=2)
+    assert out.shape == (1, 2 + 20, 6)
+    assert torch.equal(out[:, :2], table[:, :2])
+    # a constant table stays constant (bicubic weights sum to 1)
+    const = torch.ones(1 + 16, 3)
+    torch.testing.assert_close(interpolate_pos_embed(const, (7, 3)), torch.ones(1 + 21, 3))
+    # non-square source grid given explicitly
+    assert interpolate_pos_embed(torch.randn(1 + 6, 4), (4, 6), old_grid=(2, 3)).shape == (1 + 24, 4)
+
+
+def test_interpolate_bad_grid():
+    with pytest.raises(ValueError, match="not a square grid; pass old_grid"):
+        interpolate_pos_embed(torch.randn(1 + 6, 4), (4, 4))
+    with pytest.raises(ValueError, match=r"old_grid \(2, 2\) has 4 cells"):
+        interpolate_pos_embed(torch.randn(1 + 6, 4), (4, 4), old_grid=(2, 2))
+    with pytest.raises(ValueError, match="new_grid must be positive"):
+        interpolate_pos_embed(torch.randn(1 + 4, 4), (0, 4))
+
+
+def test_sincos_bad_dims():
+    with pytest.raises(ValueError, match="dim must be divisible by 4"):
+        sincos_2d((2, 2), 6)
+    with pytest.raises(ValueError, match="dim must be even"):
+        sincos_1d(3, 5)
+
+
+# ---- 2-D rotary --------------------------------------------------------------------
+
+def test_rope_position_ids_match_transformers():
+    from transformers.vision_utils import get_vision_position_ids
+
+    for (rows, cols), m in [((4, 6), 2), ((3, 5), 1), ((6, 4), 2)]:
+        expected = get_vision_position_ids(torch.tensor([[1, rows, cols]]), m)
+        assert torch.equal(rope_2d_position_ids((rows, cols), merge_size=m), expected)
+    assert rope_2d_position_ids((2, 3)).tolist() == [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
+
+
+def test_rope_matches_qwen2_vl():
+    from transformers.models.qwen2_vl.configuration_qwen2_vl import Qwen2VLVisionConfig
+    from transformers.models.qwen2_vl.modeling_qwen2_vl import Qwen2VLVisionRotaryEmbedding, apply_rotary_pos_emb_vision
+
+    heads, head_dim = 3, 16
+    cfg = Qwen2VLVisionConfig(embed_dim=heads * head_dim, num_heads=heads)
+    ids = rope_2d_position_ids((4, 6), merge_size=2)
+    cos_ref, sin_ref = Qwen2VLVisionRotaryEmbedding(cfg)(torch.zeros(1), ids)
+    cos, sin = rope_2d(ids, head_dim)
+    torch.testing.assert_close(cos, cos_ref)
+    torch.testing.assert_close(sin, sin_ref)
+
+    q, k = torch.randn(2, 24, heads, head_dim)  # Qwen2-VL's layout: (N, heads, head_dim)
+    q_ref, k_ref = apply_rotary_pos_emb_vision(q, k, cos_ref, sin_ref)
+    # ours takes (..., N, head_dim): move heads first
+    torch.testing.assert_close(apply_rope_2d(q.transpose(0, 1), cos, sin).transpose(0, 1), q_ref)
+    torch.testing.assert_close(apply_rope_2d(k.transpose(0, 1), cos, sin).transpose(0, 1), k_ref)
+
+
+def test_rope_score_depends_only_on_offset():
+    # The same query and key vector placed at many positions: q(a) . k(b) must depend on b - a only.
+    head_dim, rows, cols = 16, 6, 7
+    ids = rope_2d_position_ids((rows, cols))
+    cos, sin = rope_2d(ids, head_dim)
+    q, k = torch.randn(2, head_dim, dtype=torch.float64)
+    qr = apply_rope_2d(q.expand(rows * cols, -1), cos.double(), sin.double())
+    kr = apply_rope_2d(k.expand(rows * cols, -1), cos.double(), sin.double())
+    scores = qr @ kr.T  # (N, N)
+    by_offset = {}
+    for a in range(rows * cols):
+        for b in range(rows * cols):
+            offset = tuple((ids[b] - ids[a]).tolist())
+            by_offset.setdefault(offset, []).append(scores[a, b].item())
+    assert len(by_offset) == (2 * rows - 1) * (2 * cols - 1)
+    for values in by_offset.values():
+        assert max(values) - min(values) < 1e-5  # float32 angles
+    # and it does depend on the offset (rows and columns separately)
+    assert abs(by_offset[(1, 0)][0] - by_offset[(0, 1)][0]) > 1e-3
+
+
+def test_rotation_keeps_norms():
+    cos, sin = rope_2d((3, 3), 8)
+    x = torch.randn(2, 9, 8)
+    torch.testing.assert_close(apply_rope_2d(x, cos, sin).norm(dim=-1), x.norm(dim=-1))
+
+
+def test_cosine_similarity_map():
+    table = sincos_2d((4, 5), 32)
+    m = cosine_similarity_map(table, (4, 5), index=7)
+    assert m.shape == (4, 5)
+    assert m[1, 2].item() == pytest.approx(1.0)  # patch 7 = (row 1, col 2) vs itself
+    full = cosine_similarity_map(table, (4, 5))
+    torch.testing.assert_close(full[1, 2], m)
+    with pytest.raises(ValueError, match="index must be in"):
+        cosine_similarity_map(table, (4, 5), index=20)

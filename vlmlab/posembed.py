@@ -1,0 +1,236 @@
+"""Position embeddings for patch tokens: sin-cos tables, resizing a learned table, 2-D rotary.
+
+Self-attention treats its input as a set: without position information a
+ViT cannot tell a shuffled image from the original. Four ways to add it:
+
+* a **learned** table, one row per position (ViT, CLIP): ``nn.Parameter``, in ``vlmlab.vit``;
+* **1-D sin-cos** (Vaswani et al. 2017), the seed's ``get_sinusoidal_pos``: :func:`sincos_1d`;
+* **2-D sin-cos** (MAE, He et al. 2022): half the channels encode the column,
+  half the row: :func:`sincos_2d`;
+* **2-D rotary** (RoFormer, Su et al. 2021; as Qwen2-VL's vision tower uses it):
+  q and k are rotated by angles proportional to the row and the column, so
+  ``q . k`` depends only on the offset between two patches: :func:`rope_2d`,
+  :func:`apply_rope_2d`.
+
+When the image size changes, a learned table no longer fits the grid;
+:func:`interpolate_pos_embed` resizes it in 2-D (bicubic), as CLIP does.
+
+Checked against (tests/test_posembed.py):
+``transformers.models.vit_mae.modeling_vit_mae.build_2d_sinusoidal_position_embedding``
+(with ``ViTMAEEmbeddings.initialize_weights``' half swap, MAE's layout),
+``transformers.models.clip.modeling_clip.CLIPVisionEmbeddings.interpolate_pos_encoding``,
+``transformers.vision_utils.get_vision_position_ids`` and
+``transformers.models.qwen2_vl.modeling_qwen2_vl`` (``Qwen2VLVisionRotaryEmbedding``,
+``apply_rotary_pos_emb_vision``).
+
+Papers: ViT https://arxiv.org/abs/2010.11929 ; MAE https://arxiv.org/abs/2111.06377
+(code: facebookresearch/mae ``util/pos_embed.py``); RoFormer https://arxiv.org/abs/2104.09864 ;
+Qwen2-VL https://arxiv.org/abs/2409.12191 .
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ._validate import as_positive_int, as_size
+
+__all__ = [
+    "sincos_1d", "sincos_2d", "interpolate_pos_embed",
+    "rope_2d_position_ids", "rope_2d", "rotate_half", "apply_rope_2d", "cosine_similarity_map",
+]
+
+
+def _as_grid(grid, name: str = "grid") -> tuple[int, int]:
+    return as_size(grid, name)
+
+
+def sincos_1d(num_positions: int, dim: int) -> torch.Tensor:
+    """The Transformer's fixed table ``(num_positions, dim)``: sin on even channels, cos on odd.
+
+    ``pe[pos, 2i] = sin(pos / 10000**(2i/dim))`` and ``pe[pos, 2i+1] = cos(...)``,
+    the seed's ``get_sinusoidal_pos`` (with its missing ``import numpy`` fixed).
+    """
+    n = as_positive_int(num_positions, "num_positions")
+    dim = as_positive_int(dim, "dim")
+    if dim % 2:
+        raise ValueError(f"dim must be even (a sin and a cos channel per frequency), got {dim}")
+    position = torch.arange(n, dtype=torch.float64).unsqueeze(1)  # (N, 1)
+    div_term = torch.exp(torch.arange(0, dim, 2, dtype=torch.float64) * (-math.log(10000.0) / dim))  # (dim/2,)
+    pe = torch.zeros(n, dim, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(position * div_term)
+    pe[:, 1::2] = torch.cos(position * div_term)
+    return pe.float()
+
+
+def _sincos_halves(positions: torch.Tensor, dim: int) -> torch.Tensor:
+    """MAE's 1-D block for one axis: ``(N,) -> (N, dim)`` laid out ``[sin(p*w) | cos(p*w)]``."""
+    omega = torch.arange(dim // 2, dtype=torch.float64) / (dim / 2)
+    omega = 1.0 / 10000**omega  # (dim/2,), w_k = 1 / 10000**(k / (dim/2))
+    angles = positions.double().reshape(-1, 1) * omega  # (N, dim/2)
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+def sincos_2d(grid, dim: int, cls_token: bool = False) -> torch.Tensor:
+    """2-D sin-cos table ``(rows*cols [+1], dim)`` for a ``(rows, cols)`` grid, in MAE's layout.
+
+    Row-major over patches (as :func:`vlmlab.patches.patchify`). The first
+    ``dim/2`` channels encode the **column**, the last ``dim/2`` the **row**;
+    each half is ``[sin(p*w) | cos(p*w)]`` with ``w_k = 1/10000**(k/(dim/4))``,
+    ``k = 0 .. dim/4-1``. ``cls_token=True`` prepends a row of zeros, as MAE
+    does. ``grid`` may be an int (square).
+    """
+    rows, cols = _as_grid(grid)
+    dim = as_positive_int(dim, "dim")
+    if dim % 4:
+        raise ValueError(f"dim must be divisible by 4 (sin and cos for rows and for columns), got {dim}")
+    row_ids, col_ids = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")  # (rows, cols) each
+    emb_col = _sincos_halves(col_ids.flatten(), dim // 2)  # (rows*cols, dim/2)
+    emb_row = _sincos_halves(row_ids.flatten(), dim // 2)  # (rows*cols, dim/2)
+    table = torch.cat([emb_col, emb_row], dim=1)  # (rows*cols, dim)
+    if cls_token:
+        table = torch.cat([torch.zeros(1, dim, dtype=table.dtype), table], dim=0)
+    return table.float()
+
+
+def interpolate_pos_embed(pos_embed: torch.Tensor, new_grid, num_prefix_tokens: int = 1, old_grid=None) -> torch.Tensor:
+    """Resize a learned position table to a new ``(rows, cols)`` grid, in 2-D.
+
+    ``pos_embed`` is ``(N, D)`` or ``(1, N, D)`` with ``N = num_prefix_tokens + rows*cols``;
+    the prefix rows (the CLS token's) are kept as they are, the patch rows
+    are reshaped to their grid, resized with bicubic interpolation
+    (``align_corners=False``, computed in float32) and flattened back
+    row-major. The result has the same layout and dtype, with
+    ``num_prefix_tokens + new_rows*new_cols`` rows. ``old_grid`` defaults to
+    the square grid the table holds.
+
+    Equal to CLIP's ``interpolate_pos_encoding``
+    (``transformers.models.clip.modeling_clip.CLIPVisionEmbeddings``), which
+    every LLaVA-style model uses to run CLIP at a new resolution.
+    """
+    if not isinstance(pos_embed, torch.Tensor):
+        raise TypeError(f"pos_embed must be a torch.Tensor (N, D) or (1, N, D), got {type(pos_embed).__name__}")
+    squeeze = pos_embed.ndim == 2
+    if squeeze:
+        pos_embed = pos_embed.unsqueeze(0)
+    if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
+        raise ValueError(f"pos_embed must be (N, D) or (1, N, D), got shape {tuple(pos_embed.shape)}")
+    if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int) or num_prefix_tokens < 0:
+        raise ValueError(f"num_prefix_tokens must be an int >= 0, got {num_prefix_tokens!r}")
+    new_rows, new_cols = _as_grid(new_grid, "new_grid")
+    _, N, D = pos_embed.shape
+    n_patches = N - num_prefix_tokens
+    if old_grid is None:
+        side = math.isqrt(max(n_patches, 0))
+        if n_patches <= 0 or side * side != n_patches:
+            raise ValueError(
+                f"pos_embed has {N} rows = {num_prefix_tokens} prefix + {n_patches} patches, which is not a square grid; "
+                "pass old_grid=(rows, cols)"
+            )
+        old_rows, old_cols = side, side
+    else:
+        old_rows, old_cols = _as_grid(old_grid, "old_grid")
+        if old_rows * old_cols != n_patches:
+            raise ValueError(
+                f"old_grid {(old_rows, old_cols)} has {old_rows * old_cols} cells but pos_embed has {n_patches} "
+                f"patch rows ({N} rows minus {num_prefix_tokens} prefix)"
+            )
+
+    prefix, patches = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
+    if (new_rows, new_cols) != (old_rows, old_cols):
+        dtype = patches.dtype
+        patches = patches.reshape(1, old_rows, old_cols, D).permute(0, 3, 1, 2)  # (1, D, rows, cols)
+        patches = F.interpolate(patches.float(), size=(new_rows, new_cols), mode="bicubic", align_corners=False)
+        patches = patches.permute(0, 2, 3, 1).reshape(1, new_rows * new_cols, D).to(dtype)  # (1, rows*cols, D)
+    out = torch.cat([prefix, patches], dim=1)
+    return out[0] if squeeze else out
+
+
+# --------------------------------------------------------------------------
+# 2-D rotary position embedding (Qwen2-VL's vision tower)
+# --------------------------------------------------------------------------
+
+def rope_2d_position_ids(grid, merge_size: int = 1) -> torch.Tensor:
+    """``(N, 2)`` integer ``(row, col)`` of each patch, the ids Qwen2-VL's rotary embedding reads.
+
+    With ``merge_size=1`` the patches are row-major. Qwen2-VL orders its
+    patches in ``merge_size x merge_size`` blocks (the 2x2 neighbours that its
+    patch merger later fuses into one token sit next to each other); pass
+    ``merge_size=2`` for that order, as
+    ``transformers.vision_utils.get_vision_position_ids`` builds it.
+    """
+    rows, cols = _as_grid(grid)
+    m = as_positive_int(merge_size, "merge_size")
+    if rows % m or cols % m:
+        raise ValueError(f"grid {(rows, cols)} must be divisible by merge_size={m} on both sides")
+    row_ids, col_ids = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
+    block = (rows // m, m, cols // m, m)
+    row_ids = row_ids.reshape(block).transpose(1, 2).flatten()  # block-major; identity when m == 1
+    col_ids = col_ids.reshape(block).transpose(1, 2).flatten()
+    return torch.stack([row_ids, col_ids], dim=-1)
+
+
+def rope_2d(position_ids: torch.Tensor, head_dim: int, theta: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(cos, sin)``, each ``(N, head_dim)``, for 2-D rotary embedding of ``(row, col)`` ids ``(N, 2)``.
+
+    ``head_dim/4`` frequencies ``w_k = 1/theta**(2k/(head_dim/2))`` are shared
+    by both axes. The angles are laid out ``[row*w | col*w]`` (``head_dim/2``
+    channels), then repeated once, because :func:`rotate_half` pairs channel
+    ``i`` with channel ``i + head_dim/2``. So a quarter of each (x_i, x_{i+D/2})
+    pairs turns with the row, a quarter with the column. (Qwen2-VL's layout.)
+    ``position_ids`` may also be a ``(rows, cols)`` grid, meaning row-major ids.
+    """
+    if not isinstance(position_ids, torch.Tensor):
+        position_ids = rope_2d_position_ids(position_ids)
+    if position_ids.ndim != 2 or position_ids.shape[-1] != 2:
+        raise ValueError(f"position_ids must be (N, 2) (row, col) ids, got shape {tuple(position_ids.shape)}")
+    head_dim = as_positive_int(head_dim, "head_dim")
+    if head_dim % 4:
+        raise ValueError(f"head_dim must be divisible by 4 (two axes, each with rotation pairs), got {head_dim}")
+    spatial_dim = head_dim // 2
+    inv_freq = 1.0 / (theta ** (torch.arange(0, spatial_dim, 2, dtype=torch.float) / spatial_dim))  # (head_dim/4,)
+    freqs = position_ids[..., None].float() * inv_freq  # (N, 2, head_dim/4)
+    angles = torch.cat([freqs[:, 0], freqs[:, 1]], dim=-1)  # (N, head_dim/2): rows, then columns
+    angles = torch.cat([angles, angles], dim=-1)  # (N, head_dim)
+    return angles.cos(), angles.sin()
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """``[x1, x2] -> [-x2, x1]`` on the last dimension: a 90-degree turn of each pair ``(x_i, x_{i+D/2})``."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([-x2, x1], dim=-1)
+
+
+def apply_rope_2d(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate queries or keys ``x (..., N, head_dim)`` by the angles of :func:`rope_2d`.
+
+    ``x * cos + rotate_half(x) * sin``, computed in (at least) float32 and
+    cast back, as ``apply_rotary_pos_emb_vision`` does. ``cos``/``sin`` are
+    ``(N, head_dim)`` and broadcast over the leading dimensions (batch, heads).
+    """
+    if x.shape[-2:] != cos.shape:
+        raise ValueError(f"x's last two dims {tuple(x.shape[-2:])} must be (N, head_dim) = {tuple(cos.shape)}")
+    dtype = x.dtype
+    compute = torch.promote_types(dtype, torch.float32)  # half precision is rotated in float32
+    x, cos, sin = x.to(compute), cos.to(compute), sin.to(compute)
+    return (x * cos + rotate_half(x) * sin).to(dtype)
+
+
+def cosine_similarity_map(table: torch.Tensor, grid, index: int | None = None) -> torch.Tensor:
+    """Cosine similarity of patch position vectors: the ViT paper's figure 7 (centre).
+
+    ``table`` is ``(rows*cols, D)`` (patches only, no CLS row). With
+    ``index``: a ``(rows, cols)`` map of that patch's similarity to every
+    patch. Without: ``(rows, cols, rows, cols)``, every patch against every patch.
+    """
+    rows, cols = _as_grid(grid)
+    if table.ndim != 2 or table.shape[0] != rows * cols:
+        raise ValueError(f"table must be (rows*cols, D) = ({rows * cols}, D) for grid {(rows, cols)}, got {tuple(table.shape)}")
+    unit = F.normalize(table.detach().float(), dim=-1)
+    if index is None:
+        return (unit @ unit.T).reshape(rows, cols, rows, cols)
+    if not 0 <= index < rows * cols:
+        raise ValueError(f"index must be in [0, {rows * cols}) for grid {(rows, cols)}, got {index}")
+    return (unit @ unit[index]).reshape(rows, cols)
