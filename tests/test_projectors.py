@@ -1,0 +1,337 @@
+"""Projectors: shapes, parameter counts, parity with LLaVA, Qwen-VL, InternVL, Idefics3 and Qwen2-VL."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from vlmlab import projectors
+from vlmlab.projectors import (
+    LinearProjector,
+    MLPProjector,
+    PatchMerger,
+    PixelShuffle,
+    PixelShuffleMLP,
+    Resampler,
+    build_projector,
+    merge_order,
+    num_parameters,
+)
+
+# Awkward sizes, so that a swapped dimension fails: width 24 in, 40 out, a 4 x 6 grid.
+C, D = 24, 40
+GRID = (4, 6)
+
+
+def features(grid=GRID, batch=2, dim=C):
+    return torch.randn(batch, grid[0] * grid[1], dim)
+
+
+# ---------------------------------------------------------------------------
+# Reference transcriptions (the upstream code, minus its config plumbing)
+# ---------------------------------------------------------------------------
+
+def llava_build_vision_projector(mm_hidden_size, hidden_size, projector_type):
+    """LLaVA, llava/model/multimodal_projector/builder.py, build_vision_projector."""
+    import re
+
+    if projector_type == "linear":
+        return nn.Linear(mm_hidden_size, hidden_size)
+    mlp_gelu_match = re.match(r"^mlp(\d+)x_gelu$", projector_type)
+    mlp_depth = int(mlp_gelu_match.group(1))
+    modules = [nn.Linear(mm_hidden_size, hidden_size)]
+    for _ in range(1, mlp_depth):
+        modules.append(nn.GELU())
+        modules.append(nn.Linear(hidden_size, hidden_size))
+    return nn.Sequential(*modules)
+
+
+def internvl_pixel_shuffle(x, scale_factor=0.5):
+    """InternVL, modeling_internvl_chat.py, InternVLChatModel.pixel_shuffle (ps_version 'v2')."""
+    n, w, h, c = x.size()
+    x = x.view(n, w, int(h * scale_factor), int(c / scale_factor))
+    x = x.permute(0, 2, 1, 3).contiguous()
+    x = x.view(n, int(h * scale_factor), int(w * scale_factor), int(c / (scale_factor * scale_factor)))
+    x = x.permute(0, 2, 1, 3).contiguous()
+    return x
+
+
+def internvl_extract(x, grid, scale_factor=0.5):
+    """InternVL's extract_feature around pixel_shuffle: (B, N, C) -> grid -> shuffle -> (B, N', C')."""
+    x = x.reshape(x.shape[0], grid[0], grid[1], -1)
+    x = internvl_pixel_shuffle(x, scale_factor)
+    return x.reshape(x.shape[0], -1, x.shape[-1])
+
+
+def qwen_vl_get_abs_pos(abs_pos, tgt_size):
+    """Qwen-VL, visual.py, get_abs_pos (square grids)."""
+    src_size = int(math.sqrt(abs_pos.size(0)))
+    tgt_size = int(math.sqrt(tgt_size))
+    if src_size != tgt_size:
+        return nn.functional.interpolate(
+            abs_pos.float().reshape(1, src_size, src_size, -1).permute(0, 3, 1, 2),
+            size=(tgt_size, tgt_size), mode="bicubic", align_corners=False,
+        ).permute(0, 2, 3, 1).flatten(0, 2)
+    return abs_pos
+
+
+def qwen_vl_resampler_forward(r: Resampler, x):
+    """Qwen-VL, visual.py: Resampler.forward (sequence-first MultiheadAttention), then ln_post and proj."""
+    pos_embed = qwen_vl_get_abs_pos(r.query_pos, x.size(1))
+    x = r.kv_proj(x)
+    x = r.ln_kv(x).permute(1, 0, 2)
+    N = x.shape[1]
+    q = r.ln_q[0](r.query)
+    attn = nn.MultiheadAttention(r.embed_dim, r.num_heads)  # Qwen-VL's layout: (seq, batch, dim)
+    attn.load_state_dict(r.attn[0].state_dict())
+    out = attn(q.unsqueeze(1).repeat(1, N, 1) + r.query_pos.unsqueeze(1), x + pos_embed.unsqueeze(1), x)[0]
+    out = out.permute(1, 0, 2)
+    return r.ln_post(out) @ r.proj.weight.T
+
+
+class SeedResampler(nn.Module):
+    """The seed tutorial's Resampler: no positions, no normalisation."""
+
+    def __init__(self, vision_dim, llm_dim, num_tokens=64):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(num_tokens, vision_dim))
+        self.cross_attn = nn.MultiheadAttention(vision_dim, 8, batch_first=True)
+        self.proj = nn.Linear(vision_dim, llm_dim)
+
+    def forward(self, x):
+        queries = self.queries.unsqueeze(0).expand(x.shape[0], -1, -1)
+        out, _ = self.cross_attn(queries, x, x)
+        return self.proj(out)
+
+
+# ---------------------------------------------------------------------------
+# Linear and MLP (LLaVA)
+# ---------------------------------------------------------------------------
+
+def test_parameter_counts_llava_sizes():
+    # CLIP ViT-L/14 (1024 wide) into a 7B LLaMA (4096 wide): weights + biases of each Linear.
+    with torch.device("meta"):
+        linear = LinearProjector(1024, 4096)
+        mlp = MLPProjector(1024, 4096, depth=2)
+    assert num_parameters(linear) == 1024 * 4096 + 4096 == 4_198_400
+    assert num_parameters(mlp) == (1024 * 4096 + 4096) + (4096 * 4096 + 4096) == 20_979_712
+
+
+@pytest.mark.parametrize("name", ["linear", "mlp1x_gelu", "mlp2x_gelu", "mlp3x_gelu"])
+def test_mlp_equals_llava_builder(name):
+    ours = build_projector(name, C, D)
+    ref = llava_build_vision_projector(C, D, name)
+    # LLaVA's module is our `.proj` (a bare nn.Linear for "linear", an nn.Sequential otherwise).
+    ref_state = {f"proj.{k}": v for k, v in ref.state_dict().items()}
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in ref_state.items()}
+    ours.load_state_dict(ref_state)
+    x = features()
+    torch.testing.assert_close(ours(x), ref(x))
+
+
+def test_mlp2x_equals_transformers_llava_projector():
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+    from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
+
+    config = LlavaConfig(vision_config=CLIPVisionConfig(hidden_size=C, num_attention_heads=4), text_config=LlamaConfig(hidden_size=D, num_attention_heads=4),
+                         projector_hidden_act="gelu", vision_feature_layer=-2)
+    ref = LlavaMultiModalProjector(config)
+    ours = MLPProjector(C, D, depth=2)
+    ours.proj[0].load_state_dict(ref.linear_1.state_dict())
+    ours.proj[2].load_state_dict(ref.linear_2.state_dict())
+    x = features()
+    torch.testing.assert_close(ours(x), ref(x), atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# Shapes and bad input, for every projector
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "name, options, tokens_out",
+    [
+        ("linear", {}, GRID[0] * GRID[1]),                               # one token per patch
+        ("mlp2x_gelu", {}, GRID[0] * GRID[1]),
+        ("resampler", {"num_queries": 9, "num_heads": 4}, 9),             # fixed, whatever N
+        ("pixel_shuffle_mlp", {}, (GRID[0] // 2) * (GRID[1] // 2)),       # 2 x 2 blocks
+        ("patch_merger", {}, (GRID[0] // 2) * (GRID[1] // 2)),
+    ],
+)
+def test_shapes_and_token_counts(name, options, tokens_out):
+    proj = build_projector(name, C, D, **options)
+    y = proj(features(), grid=GRID)
+    assert y.shape == (2, tokens_out, D)
+    assert proj.num_output_tokens(GRID) == tokens_out
+
+
+@pytest.mark.parametrize("name", ["linear", "mlp2x_gelu", "resampler", "pixel_shuffle_mlp", "patch_merger"])
+def test_wrong_feature_width_names_expected_and_got(name):
+    proj = build_projector(name, C, D, **({"num_heads": 4} if name == "resampler" else {}))
+    with pytest.raises(ValueError, match=rf"feature width {C + 1}.*expected {C}"):
+        proj(features(dim=C + 1), grid=GRID)
+
+
+def test_unknown_projector_lists_the_valid_names():
+    with pytest.raises(ValueError, match=r"unknown projector 'qformer'.*linear.*mlp\{d\}x_gelu.*resampler.*pixel_shuffle_mlp.*patch_merger"):
+        build_projector("qformer", C, D)
+
+
+def test_bad_grids_are_refused():
+    shuffle = PixelShuffle(2)
+    with pytest.raises(ValueError, match="do not fill a square grid"):
+        shuffle(torch.randn(1, 24, C))                       # 24 tokens, no grid given
+    with pytest.raises(ValueError, match=r"multiples of 2.*\(5, 5\)"):
+        shuffle(torch.randn(1, 25, C))                       # 5 x 5 can't be cut in 2 x 2 blocks
+    with pytest.raises(ValueError, match=r"grid=\(3, 3\) holds 9 patches but the features have 24"):
+        shuffle(torch.randn(1, 24, C), grid=(3, 3))
+    with pytest.raises(ValueError, match="multiples of 2"):
+        PatchMerger(C, D)(torch.randn(1, 15, C), grid=(3, 5))
+
+
+@pytest.mark.parametrize("name", ["linear", "mlp2x_gelu", "resampler", "pixel_shuffle_mlp", "patch_merger"])
+def test_every_parameter_gets_a_gradient(name):
+    proj = build_projector(name, C, D, **({"num_heads": 4, "num_queries": 4} if name == "resampler" else {}))
+    proj(features(), grid=GRID).square().mean().backward()
+    missing = [n for n, p in proj.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+# ---------------------------------------------------------------------------
+# Pixel shuffle (InternVL, Idefics3)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("grid", [(4, 4), (6, 6), (4, 6), (6, 2)])
+def test_pixel_shuffle_equals_internvl(grid):
+    x = features(grid)
+    ours = PixelShuffle(2)(x, grid=grid)
+    assert ours.shape == (2, grid[0] * grid[1] // 4, 4 * C)
+    assert torch.equal(ours, internvl_extract(x, grid))
+
+
+def test_pixel_shuffle_equals_transformers_internvl_and_idefics3():
+    from transformers.models.idefics3.modeling_idefics3 import Idefics3Connector
+    from transformers.models.internvl.modeling_internvl import InternVLModel
+
+    x = features((6, 6))
+    ours = PixelShuffle(2)(x)
+    # Neither method reads `self`; call them unbound.
+    internvl = InternVLModel.pixel_shuffle(None, x.reshape(2, 6, 6, C), scale_factor=0.5).reshape(2, -1, 4 * C)
+    idefics3 = Idefics3Connector.pixel_shuffle(None, x, scale_factor=2)
+    assert torch.equal(ours, internvl)
+    assert torch.equal(ours, idefics3)
+
+
+def test_pixel_shuffle_order_by_hand():
+    # Token t holds the number t in every channel: on a 4 x 4 grid the first output
+    # token is the top-left 2 x 2 block, row-major: patches 0, 1, 4, 5.
+    x = torch.arange(16.0).view(1, 16, 1)
+    out = PixelShuffle(2)(x)
+    assert out[0, :, :].tolist() == [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
+
+
+def test_pixel_shuffle_mlp_equals_transformers_internvl_projector():
+    from transformers import InternVLConfig
+    from transformers.models.internvl.modeling_internvl import InternVLModel, InternVLMultiModalProjector
+
+    config = InternVLConfig(vision_config={"hidden_size": C, "num_attention_heads": 4},
+                            text_config={"model_type": "qwen2", "hidden_size": D}, downsample_ratio=0.5)
+    ref = InternVLMultiModalProjector(config)
+    ours = PixelShuffleMLP(C, D)
+    ours.load_state_dict(ref.state_dict())  # same names: layer_norm, linear_1, linear_2
+    x = features((6, 6))
+    expected = ref(InternVLModel.pixel_shuffle(None, x.reshape(2, 6, 6, C), 0.5).reshape(2, -1, 4 * C))
+    torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# Patch merger (Qwen2-VL)
+# ---------------------------------------------------------------------------
+
+def test_merge_order_equals_qwen2_vl_processor():
+    from transformers import Qwen2VLImageProcessor
+
+    rows, cols, patch = 4, 6, 2
+    # An image whose patch (r, c) is filled with its row-major index.
+    ids = torch.arange(rows * cols, dtype=torch.float32).view(rows, cols)
+    image = ids.repeat_interleave(patch, 0).repeat_interleave(patch, 1).expand(1, 3, -1, -1)
+    flat, grid_h, grid_w = Qwen2VLImageProcessor().patchify(image, patch_size=patch, merge_size=2, temporal_patch_size=2)
+    assert (grid_h, grid_w) == (rows, cols)
+    processor_order = flat[0, :, 0].long()  # the id of each patch, in the processor's order
+    assert torch.equal(processor_order, merge_order((rows, cols), 2))
+
+
+def test_patch_merger_equals_transformers_qwen2_vl():
+    from transformers.models.qwen2_vl.modeling_qwen2_vl import PatchMerger as HFPatchMerger
+
+    ref = HFPatchMerger(dim=D, context_dim=C, spatial_merge_size=2)
+    ours = PatchMerger(C, D, merge_size=2)
+    ours.load_state_dict(ref.state_dict())  # same names: ln_q, mlp.0, mlp.2
+    x = features(GRID)
+    # Qwen2-VL's merger reads patches in the processor's window order, one image as (seq, C).
+    expected = torch.stack([ref(xi[merge_order(GRID)]) for xi in x])
+    torch.testing.assert_close(ours(x, grid=GRID), expected, atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# Resampler (Qwen-VL)
+# ---------------------------------------------------------------------------
+
+def test_resampler_any_number_of_patches_in_fixed_number_out():
+    r = Resampler(C, D, num_queries=16, num_heads=4, embed_dim=32)
+    for grid in [(2, 2), (4, 4), (4, 6), (7, 3)]:
+        assert r(features(grid), grid=grid).shape == (2, 16, D)
+    with pytest.raises(ValueError, match="do not fill a square grid"):
+        r(features((4, 6)))  # 24 patches, no grid: can't guess rows and cols
+
+
+def test_resampler_attention_maps():
+    r = Resampler(C, D, num_queries=9, num_heads=4).eval()
+    x = features(GRID)
+    tokens, attn = r(x, grid=GRID, return_attention=True)
+    assert attn.shape == (2, 4, 9, GRID[0] * GRID[1])  # (B, heads, Q, N)
+    torch.testing.assert_close(attn.sum(-1), torch.ones(2, 4, 9))
+    torch.testing.assert_close(tokens, r(x, grid=GRID), atol=1e-5, rtol=1e-5)  # fast path = explicit path
+
+
+@pytest.mark.parametrize("grid", [(3, 3), (6, 6)])
+def test_resampler_equals_qwen_vl(grid):
+    r = Resampler(C, D, num_queries=9, num_heads=4, embed_dim=32).eval()
+    x = features(grid)
+    torch.testing.assert_close(r(x), qwen_vl_resampler_forward(r, x), atol=1e-5, rtol=1e-5)
+
+
+def test_key_positions_are_the_query_table_resized():
+    r = Resampler(C, D, num_queries=16, num_heads=4, embed_dim=32)
+    from vlmlab.posembed import sincos_2d
+
+    torch.testing.assert_close(r.query_pos, sincos_2d((4, 4), 32).float())
+    torch.testing.assert_close(r.key_positions((4, 4)), r.query_pos)
+    torch.testing.assert_close(r.key_positions((8, 8)), qwen_vl_get_abs_pos(r.query_pos, 64))
+    assert r.key_positions((4, 6)).shape == (24, 32)
+
+
+def test_seed_resampler_is_blind_to_patch_order_ours_is_not():
+    x = features((4, 4))
+    perm = torch.randperm(16)
+    seed = SeedResampler(C, D, num_tokens=8).eval()
+    torch.testing.assert_close(seed(x[:, perm]), seed(x))          # permuting patches changes nothing
+    ours = Resampler(C, D, num_queries=8, num_heads=4).eval()
+    assert not torch.allclose(ours(x[:, perm]), ours(x), atol=1e-4)  # positions on the keys
+
+
+def test_non_square_num_queries_use_the_most_square_grid():
+    assert Resampler(C, D, num_queries=32, num_heads=4).query_grid == (4, 8)
+    assert Resampler(C, D, num_queries=7, num_heads=4).query_grid == (1, 7)
+
+
+def test_import_is_cheap():
+    # projectors must not pull in transformers at import time
+    import subprocess
+    import sys
+
+    code = "import sys, vlmlab.projectors; print('transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
