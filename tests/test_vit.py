@@ -1,0 +1,196 @@
+"""vlmlab.vit: the readable ViT, its fast and explicit attention paths, and parity with transformers' CLIP."""
+
+import pytest
+import torch
+
+from vlmlab.patches import vit_flops
+from vlmlab.vit import ViT, clip_key_map
+
+
+def _tiny(**kw):
+    args = dict(img_size=(24, 32), patch_size=8, embed_dim=32, num_heads=4, num_layers=2, num_classes=5)
+    args.update(kw)
+    return ViT(**args).eval()
+
+
+def test_shapes_and_seed_interface():
+    vit = _tiny()
+    x = torch.randn(2, 3, 24, 32)
+    n = 1 + (24 // 8) * (32 // 8)  # +1 for the CLS token
+    assert vit(x).shape == (2, 5)  # logits from the CLS token
+    assert vit(x, return_features=True).shape == (2, n, 32)  # all tokens
+    out = vit.forward_features(x, output_attentions=True, output_hidden_states=True)
+    assert out.last_hidden_state.shape == (2, n, 32)
+    assert out.pooler_output.shape == (2, 32)
+    assert len(out.hidden_states) == 2 + 1  # block input, then each block
+    assert [a.shape for a in out.attentions] == [(2, 4, n, n)] * 2
+    torch.testing.assert_close(out.attentions[0].sum(-1), torch.ones(2, 4, n))  # rows are distributions
+    # the meanings: last_hidden_state is the last block's output; pooler = final norm of its CLS token
+    assert torch.equal(out.hidden_states[-1], out.last_hidden_state)
+    torch.testing.assert_close(out.pooler_output, vit.norm(out.last_hidden_state[:, 0]))
+    torch.testing.assert_close(vit(x, return_features=True)[:, 0], out.pooler_output)
+    torch.testing.assert_close(vit(x), vit.head(out.pooler_output))
+
+
+def test_stages_compose_to_forward_features():
+    vit = _tiny(pre_norm=True)
+    x = torch.randn(1, 3, 24, 32)
+    tokens = vit.embed_patches(x)
+    assert tokens.shape == (1, 12, 32)
+    seq = vit.add_positions(tokens, (3, 4))
+    assert seq.shape == (1, 13, 32)
+    last, _, _ = vit.encode(seq)
+    torch.testing.assert_close(last, vit.forward_features(x).last_hidden_state)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "quick_gelu"])
+def test_sdpa_path_equals_explicit_softmax(activation):
+    vit = _tiny(activation=activation)
+    x = torch.randn(3, 3, 24, 32)
+    fast = vit.forward_features(x).last_hidden_state  # SDPA
+    explicit = vit.forward_features(x, output_attentions=True).last_hidden_state  # softmax written out
+    torch.testing.assert_close(fast, explicit, atol=1e-5, rtol=1e-5)
+    for block in vit.blocks:
+        block.attn.fused_attn = False
+    torch.testing.assert_close(vit.forward_features(x).last_hidden_state, fast, atol=1e-5, rtol=1e-5)
+
+
+def test_other_image_sizes_interpolate_or_recompute():
+    vit = _tiny()
+    out = vit.forward_features(torch.randn(1, 3, 40, 16))  # 5 x 2 grid instead of 3 x 4
+    assert out.last_hidden_state.shape == (1, 1 + 10, 32)
+    sincos = _tiny(pos_embed="sincos2d")
+    assert sincos.forward_features(torch.randn(1, 3, 40, 16)).last_hidden_state.shape == (1, 11, 32)
+    assert "pos_embed" not in dict(sincos.named_parameters())  # fixed, not learned
+    none = _tiny(pos_embed="none")
+    assert none.pos_embed is None and none(torch.randn(1, 3, 24, 32)).shape == (1, 5)
+
+
+def test_without_positions_shuffling_patches_only_permutes_tokens():
+    vit = _tiny(pos_embed="none")
+    x = torch.randn(1, 3, 24, 32)
+    perm = torch.randperm(12)
+    tokens = vit.embed_patches(x)
+    plain, _, _ = vit.encode(vit.add_positions(tokens, (3, 4)))
+    shuffled, _, _ = vit.encode(vit.add_positions(tokens[:, perm], (3, 4)))
+    torch.testing.assert_close(shuffled[:, 0], plain[:, 0], atol=1e-5, rtol=1e-5)  # CLS unchanged
+    torch.testing.assert_close(shuffled[:, 1:], plain[:, 1:][:, perm], atol=1e-5, rtol=1e-5)
+    learned = _tiny()
+    plain, _, _ = learned.encode(learned.add_positions(tokens, (3, 4)))
+    shuffled, _, _ = learned.encode(learned.add_positions(tokens[:, perm], (3, 4)))
+    assert not torch.allclose(shuffled[:, 0], plain[:, 0], atol=1e-4)
+
+
+def test_every_parameter_gets_a_gradient():
+    vit = _tiny(pre_norm=True).train()
+    vit(torch.randn(2, 3, 24, 32)).sum().backward()
+    missing = [n for n, p in vit.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+def test_flop_count_matches_torch_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    vit = ViT(img_size=32, patch_size=8, embed_dim=32, num_heads=4, num_layers=2, num_classes=0)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        # the explicit attention path: FlopCounterMode does not count the CPU SDPA kernel
+        vit.forward_features(torch.randn(1, 3, 32, 32), output_attentions=True)
+    assert counter.get_total_flops() == vit_flops(32, 8, embed_dim=32, num_layers=2)["total"]
+
+
+def test_bad_inputs():
+    vit = _tiny()
+    with pytest.raises(ValueError, match="4-D"):
+        vit(torch.randn(3, 24, 32))
+    with pytest.raises(ValueError, match="channels"):
+        vit(torch.randn(1, 1, 24, 32))
+    with pytest.raises(ValueError, match="not divisible by patch_size=8"):
+        vit(torch.randn(1, 3, 20, 32))
+    with pytest.raises(ValueError, match="pos_embed must be one of"):
+        _tiny(pos_embed="rope")
+    with pytest.raises(ValueError, match="divisible by num_heads"):
+        _tiny(embed_dim=30)
+
+
+# ---- parity with transformers' CLIP -------------------------------------------------
+
+def _saved_clip(tmp_path, activation, image_size=30, patch_size=6, hidden=32, mlp=37, layers=3, heads=4):
+    """A tiny random CLIPVisionModel, saved and reloaded (eager attention, so it returns maps)."""
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    cfg = CLIPVisionConfig(image_size=image_size, patch_size=patch_size, hidden_size=hidden, intermediate_size=mlp,
+                           num_hidden_layers=layers, num_attention_heads=heads, hidden_act=activation,
+                           layer_norm_eps=1e-5)
+    model = CLIPVisionModel(cfg)
+    with torch.no_grad():  # make the norms and biases non-trivial so a missed copy shows
+        for name, p in model.named_parameters():
+            if "norm" in name or name.endswith("bias"):
+                p.add_(0.1 * torch.randn_like(p))
+    model.save_pretrained(tmp_path / "clip")
+    return CLIPVisionModel.from_pretrained(tmp_path / "clip", attn_implementation="eager").eval()
+
+
+def _compare(hf, vit, x, interpolate):
+    with torch.no_grad():
+        ref = hf(pixel_values=x, output_hidden_states=True, output_attentions=True,
+                 interpolate_pos_encoding=interpolate)
+        out = vit.forward_features(x, output_attentions=True, output_hidden_states=True)
+        fast = vit.forward_features(x)
+    tol = dict(atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(out.last_hidden_state, ref.last_hidden_state, **tol)
+    torch.testing.assert_close(fast.last_hidden_state, ref.last_hidden_state, **tol)
+    torch.testing.assert_close(out.pooler_output, ref.pooler_output, **tol)
+    assert len(out.hidden_states) == len(ref.hidden_states)
+    for ours, theirs in zip(out.hidden_states, ref.hidden_states):
+        torch.testing.assert_close(ours, theirs, **tol)
+    assert len(out.attentions) == len(ref.attentions) == vit.num_layers
+    for ours, theirs in zip(out.attentions, ref.attentions):
+        torch.testing.assert_close(ours, theirs, **tol)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "quick_gelu"])
+def test_from_hf_clip_parity(tmp_path, activation):
+    hf = _saved_clip(tmp_path, activation)
+    vit = ViT.from_hf_clip(hf)
+    assert vit.activation == activation and vit.mlp_dim == 37 and vit.grid == (5, 5)
+    _compare(hf, vit, torch.randn(2, 3, 30, 30), interpolate=False)
+
+
+@pytest.mark.parametrize("size", [(42, 24), (24, 42), (36, 36)])
+def test_from_hf_clip_parity_other_sizes(tmp_path, size):
+    hf = _saved_clip(tmp_path, "quick_gelu")
+    vit = ViT.from_hf_clip(hf)
+    _compare(hf, vit, torch.randn(1, 3, *size), interpolate=True)  # the learned 5x5 table, bicubic to the new grid
+
+
+def test_from_hf_clip_accepts_full_clip_model(tmp_path):
+    from transformers import CLIPConfig, CLIPModel
+
+    cfg = CLIPConfig(
+        text_config=dict(vocab_size=40, hidden_size=16, intermediate_size=20, num_hidden_layers=1,
+                         num_attention_heads=2, max_position_embeddings=8),
+        vision_config=dict(image_size=16, patch_size=4, hidden_size=16, intermediate_size=24, num_hidden_layers=2,
+                           num_attention_heads=2),
+        projection_dim=8,
+    )
+    CLIPModel(cfg).save_pretrained(tmp_path / "full")
+    clip = CLIPModel.from_pretrained(tmp_path / "full").eval()
+    vit = ViT.from_hf_clip(clip)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        ref = clip.vision_model(pixel_values=x)
+        torch.testing.assert_close(vit.forward_features(x).pooler_output, ref.pooler_output, atol=1e-4, rtol=1e-4)
+        # and CLIP's image embedding is the projection of pooler_output (what forward returns with no head)
+        image_embeds = clip(pixel_values=x, input_ids=torch.tensor([[1, 2]])).image_embeds  # L2-normalised
+        ours = clip.visual_projection(vit(x))
+        torch.testing.assert_close(ours / ours.norm(dim=-1, keepdim=True), image_embeds, atol=1e-4, rtol=1e-4)
+
+
+def test_key_map_covers_every_weight_once():
+    vit = ViT(img_size=16, patch_size=4, embed_dim=16, num_heads=2, num_layers=2, num_classes=0, pre_norm=True,
+              patch_bias=False)
+    ours = [o for o, _ in clip_key_map(2)]
+    assert sorted(ours) == sorted(vit.state_dict())
+    with pytest.raises(TypeError, match="CLIP vision model"):
+        ViT.from_hf_clip(torch.nn.Linear(2, 2))
