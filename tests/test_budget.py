@@ -1,0 +1,124 @@
+"""vlmlab.budget: each family's token count equals what its processor produces; the CLI prints the table."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlmlab import budget, tiling
+from vlmlab.budget import FAMILIES, token_budget
+
+from test_tiling import llava_next_processor, random_image, random_sizes  # noqa: F401  (fixture)
+
+
+def test_single_picture_families_hand_worked():
+    clip = token_budget((480, 640), "clip-224")
+    assert clip.tokens == (224 // 14) ** 2 and clip.tiles == 1 and clip.resized == (224, 224)
+    assert clip.kept == pytest.approx(480 / 640)  # the centre crop keeps a 480x480 square of 480x640
+    assert token_budget((480, 640), "llava-1.5").tokens == (336 // 14) ** 2
+
+
+def test_every_family_answers_for_a_photo():
+    for family in FAMILIES:
+        b = token_budget((1080, 1920), family)
+        assert b.family == family and b.tokens > 0 and b.tiles >= 1
+        assert len(b.grid) == 2 and len(b.resized) == 2
+
+
+def test_llava_next_budget_matches_processor(llava_next_processor):  # noqa: F811
+    processor = llava_next_processor()
+    sizes = random_sizes(200, seed=11)
+    counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]
+    for size, expected in zip(sizes, counted):
+        b = token_budget(size, "llava-next")
+        assert b.tokens == expected
+        assert b.tiles == b.grid[0] * b.grid[1] + 1  # crops + base image
+
+
+def test_toy_encoder_overrides_match_processor(llava_next_processor):  # noqa: F811
+    processor = llava_next_processor(tile_size=64, patch_size=8)
+    sizes = random_sizes(100, high=600, seed=12)
+    counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]
+    assert [token_budget(s, "llava-next", tile_size=64, patch_size=8).tokens for s in sizes] == counted
+    assert token_budget((64, 64), "llava-1.5", tile_size=64, patch_size=8).tokens == 64
+    # InternVL: (64/8)² = 64 patches, 16 tokens after the 2x2 pixel shuffle, per tile
+    b = token_budget((64, 200), "internvl2", tile_size=64, patch_size=8)
+    assert b.tokens == 16 * b.tiles
+
+
+def test_qwen2_vl_budget_matches_image_processor():
+    from transformers import Qwen2VLImageProcessor
+
+    processor = Qwen2VLImageProcessor()
+    rng = random.Random(13)
+    for i in range(8):
+        height, width = rng.randint(10, 500), rng.randint(10, 500)
+        grid_thw = processor(images=random_image(height, width, i), return_tensors="pt")["image_grid_thw"][0]
+        b = token_budget((height, width), "qwen2-vl")
+        assert b.tokens == int(grid_thw.prod()) // 4  # 2x2 merge
+        assert b.patch_grid == tuple(grid_thw[1:].tolist())
+        assert b.resized == (int(grid_thw[1]) * 14, int(grid_thw[2]) * 14)
+
+
+def test_internvl2_budget_matches_got_ocr2_processor():
+    from transformers import GotOcr2ImageProcessor
+
+    processor = GotOcr2ImageProcessor(crop_to_patches=True, min_patches=1, max_patches=12,
+                                      size={"height": 448, "width": 448})
+    for height, width in [(300, 900), (1000, 1000), (2200, 1700)]:
+        num = int(processor(images=Image.new("RGB", (width, height)), return_tensors="pt")["num_patches"][0])
+        b = token_budget((height, width), "internvl2")
+        assert b.tiles == num and b.tokens == 256 * num
+
+
+def test_huge_sizes_are_arithmetic_only():
+    for family in FAMILIES:
+        assert token_budget((20000, 20000), family).tokens > 0
+
+
+def test_limits_and_bad_input():
+    with pytest.raises(ValueError, match="aspect ratio must be smaller than 200"):
+        token_budget((1, 5000), "qwen2-vl")
+    with pytest.raises(ValueError, match="family must be one of"):
+        token_budget((100, 100), "gpt-4v")
+    with pytest.raises(ValueError, match="positive"):
+        token_budget((0, 100), "llava-next")
+    with pytest.raises(TypeError, match="image_size"):
+        token_budget("100x100", "llava-next")
+    with pytest.raises(ValueError, match="max_tiles=1"):
+        token_budget((100, 100), "llava-next", max_tiles=1)
+
+
+def test_budget_table_marks_refusals():
+    rows = budget.budget_table({"strip": (1, 5000)}, ["internvl2", "qwen2-vl"])
+    assert rows[0]["tokens"] > 0
+    assert rows[1]["tokens"] is None and "200" in rows[1]["note"]
+    text = budget.format_table(rows)
+    assert "refused" in text and "strip" in text
+
+
+def test_cli_prints_table(tmp_path, capsys):
+    from vlmlab.__main__ import main
+
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (640, 480)).save(path)
+    assert main(["budget", str(path)]) == 0
+    out = capsys.readouterr().out
+    for family in FAMILIES:
+        assert family in out
+    assert str(token_budget((480, 640), "qwen2-vl").tokens) in out
+    assert main(["budget", str(tmp_path / "missing.png")]) == 1
+
+
+def test_cli_as_module(repo_root):
+    sample = repo_root / "data" / "cat.jpg"
+    if not sample.exists():
+        pytest.skip("sample images not in this checkout")
+    out = subprocess.run([sys.executable, "-m", "vlmlab", "budget", str(sample)], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert "qwen2-vl" in out and "llava-next" in out

@@ -1,0 +1,382 @@
+"""vlmlab.tiling against transformers: LLaVA-NeXT anyres, InternVL tiles, Qwen2-VL smart resize.
+
+Random sizes are drawn from a seeded generator, so a failure names a size that
+can be replayed. Images are small (the processors' pixels are compared on a
+few; the pure arithmetic on hundreds of sizes).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vlmlab import tiling
+from vlmlab.tiling import (
+    LLAVA_NEXT_GRID_PINPOINTS,
+    TilePlan,
+    internvl_grid,
+    llava_next_num_tokens,
+    llava_next_pack,
+    naive_grid,
+    plan_tiles,
+    scaled_pinpoints,
+    select_best_resolution,
+    smart_resize,
+    split_image_to_tiles,
+)
+
+
+def random_sizes(n, low=1, high=4000, seed=0):
+    rng = random.Random(seed)
+    return [(rng.randint(low, high), rng.randint(low, high)) for _ in range(n)]
+
+
+def random_image(height, width, seed=0):
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def llava_next_processor():
+    """A LlavaNextProcessor built offline: the default image processor at 336 (as llava-v1.6) + a 3-word tokenizer."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlavaNextImageProcessor, LlavaNextProcessor, PreTrainedTokenizerFast
+
+    def build(tile_size=336, patch_size=14):
+        words = Tokenizer(models.WordLevel({"<unk>": 0, "<image>": 1, "hello": 2}, unk_token="<unk>"))
+        words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="<unk>", additional_special_tokens=["<image>"])
+        image_processor = LlavaNextImageProcessor(
+            size={"shortest_edge": tile_size},
+            crop_size={"height": tile_size, "width": tile_size},
+            image_grid_pinpoints=[list(p) for p in scaled_pinpoints(tile_size)],
+        )
+        # llava-v1.6 drops CLIP's CLS token: strategy "default" with one additional token
+        return LlavaNextProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=patch_size,
+                                  vision_feature_select_strategy="default", num_additional_image_tokens=1)
+
+    return build
+
+
+# ----------------------------------------------------------------------------- LLaVA-NeXT
+
+
+def test_select_best_resolution_hand_worked():
+    # 336x336 fits 336x672 and 672x672 equally (all 336² pixels kept, no upscaling counted);
+    # 336x672 wastes 336² pixels, 672x672 wastes 3 * 336², so 336x672 wins.
+    assert select_best_resolution((336, 336), LLAVA_NEXT_GRID_PINPOINTS) == (336, 672)
+    assert select_best_resolution((1000, 1000), LLAVA_NEXT_GRID_PINPOINTS) == (672, 672)
+    assert select_best_resolution((300, 1000), LLAVA_NEXT_GRID_PINPOINTS) == (336, 1008)
+
+
+def test_select_best_resolution_matches_transformers():
+    from transformers.image_processing_utils import select_best_resolution as reference
+
+    rng = random.Random(1)
+    for height, width in random_sizes(500):
+        pins = [list(p) for p in LLAVA_NEXT_GRID_PINPOINTS]
+        assert select_best_resolution((height, width), pins) == tuple(reference((height, width), pins)), (height, width)
+        # other candidate lists: the toy tile size, and random lists
+        small = [list(p) for p in scaled_pinpoints(64)]
+        assert select_best_resolution((height, width), small) == tuple(reference((height, width), small))
+        cands = [[rng.randint(1, 2000), rng.randint(1, 2000)] for _ in range(rng.randint(1, 6))]
+        assert select_best_resolution((height, width), cands) == tuple(reference((height, width), cands))
+
+
+def test_resized_size_matches_transformers():
+    from transformers.image_processing_utils import get_patch_output_size
+
+    for height, width in random_sizes(300, seed=2):
+        target = select_best_resolution((height, width), LLAVA_NEXT_GRID_PINPOINTS)
+        fake_image = np.zeros((height, width, 1), dtype=np.uint8)  # only its shape is read
+        expected = get_patch_output_size(fake_image, target, input_data_format="channels_last")
+        assert tiling.llava_next_resized_size((height, width), target) == tuple(expected), (height, width)
+
+
+def test_llava_next_num_tokens_matches_processor_count(llava_next_processor):
+    processor = llava_next_processor()
+    sizes = random_sizes(500, seed=3) + [(336, 336), (1, 1), (1, 5000), (5000, 1), (20000, 20000)]
+    counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]
+    for size, expected in zip(sizes, counted):
+        assert llava_next_num_tokens(size) == expected, size
+
+
+def test_llava_next_num_tokens_matches_processor_for_a_toy_encoder(llava_next_processor):
+    processor = llava_next_processor(tile_size=64, patch_size=8)
+    sizes = random_sizes(300, high=800, seed=4)
+    counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]
+    assert [llava_next_num_tokens(s, tile_size=64, patch_size=8) for s in sizes] == counted
+
+
+def test_llava_next_tokens_in_input_ids(llava_next_processor):
+    """The real thing: the processor expands <image> into this many placeholder tokens."""
+    processor = llava_next_processor()
+    for i, (height, width) in enumerate([(123, 457), (500, 90), (336, 336)]):
+        out = processor(text="hello <image>", images=random_image(height, width, i), return_tensors="pt")
+        assert int((out["input_ids"] == 1).sum()) == llava_next_num_tokens((height, width))
+
+
+def test_llava_next_pixel_values_match_image_processor(llava_next_processor):
+    image_processor = llava_next_processor().image_processor
+    for i, (height, width) in enumerate([(123, 457), (700, 333), (40, 41)]):
+        image = random_image(height, width, i)
+        expected = image_processor(images=image, return_tensors="pt")["pixel_values"][0]  # (1 + T, 3, 336, 336)
+        ours, size = tiling.llava_next_pixel_values(image)
+        assert size == (height, width)
+        assert ours.shape == expected.shape
+        torch.testing.assert_close(ours, expected, atol=1e-5, rtol=0)
+
+
+def test_llava_next_pack_matches_transformers():
+    """Same features, same layout as LlavaNextModel.pack_image_features (a stand-in ``self`` with its config)."""
+    from transformers.models.llava_next.modeling_llava_next import LlavaNextModel
+
+    tile, patch, dim = 56, 14, 6
+    side = tile // patch
+    config = SimpleNamespace(
+        vision_config=SimpleNamespace(image_size=tile, patch_size=patch),
+        image_grid_pinpoints=[list(p) for p in scaled_pinpoints(tile)],
+    )
+    model = SimpleNamespace(config=config)
+    for height, width in random_sizes(60, high=300, seed=5):
+        grid = tiling.llava_next_grid((height, width), tile)
+        features = torch.randn(1 + grid[0] * grid[1], side * side, dim)
+        newline = torch.randn(dim)
+        expected, _ = LlavaNextModel.pack_image_features(model, [features], torch.tensor([[height, width]]),
+                                                         "default", newline)
+        plan = TilePlan("llava-next", [], None, grid, (0, 0), tile, image_size=(height, width))
+        packed = llava_next_pack(features, plan, newline)
+        assert torch.equal(packed, expected[0]), (height, width)
+        assert packed.shape[0] == llava_next_num_tokens((height, width), tile, patch)
+
+
+def test_llava_next_pack_rejects_wrong_shapes():
+    plan = TilePlan("llava-next", [], None, (1, 2), (0, 0), 56, image_size=(50, 100))
+    with pytest.raises(ValueError, match="1 base \\+ 2 crops"):
+        llava_next_pack(torch.zeros(2, 16, 4), plan, torch.zeros(4))
+    with pytest.raises(ValueError, match="not a square grid"):
+        llava_next_pack(torch.zeros(3, 17, 4), plan, torch.zeros(4))
+    with pytest.raises(ValueError, match="image_newline"):
+        llava_next_pack(torch.zeros(3, 16, 4), plan, torch.zeros(5))
+
+
+def test_plan_tiles_llava_next():
+    image = random_image(90, 200)  # wide: 1x2 canvas of 64-pixel tiles
+    plan = plan_tiles(image, "llava-next", tile_size=64)
+    assert plan.grid == tiling.llava_next_grid((90, 200), 64)
+    assert len(plan.tiles) == plan.grid[0] * plan.grid[1]
+    assert all(t.size == (64, 64) for t in plan.tiles)
+    assert plan.thumbnail.size == (64, 64)  # the base image
+    assert plan.canvas == (plan.grid[0] * 64, plan.grid[1] * 64)
+    assert plan.resized == tiling.llava_next_resized_size((90, 200), plan.canvas)
+    # the padding is black and exactly canvas - resized pixels
+    canvas = np.concatenate([np.concatenate([np.asarray(plan.tiles[r * plan.grid[1] + c]) for c in range(plan.grid[1])], 1)
+                             for r in range(plan.grid[0])], 0)
+    top, left = plan.offset
+    inside = np.zeros(canvas.shape[:2], bool)
+    inside[top:top + plan.resized[0], left:left + plan.resized[1]] = True
+    assert (canvas[~inside] == 0).all()
+    assert (~inside).sum() == plan.padding_pixels
+
+
+def test_plan_tiles_llava_next_max_tiles():
+    plan = plan_tiles(random_image(500, 500), "llava-next", tile_size=64, max_tiles=2)
+    assert plan.grid[0] * plan.grid[1] <= 2
+    with pytest.raises(ValueError, match="max_tiles=1"):
+        plan_tiles(random_image(50, 50), "llava-next", tile_size=64, max_tiles=1)
+
+
+# ----------------------------------------------------------------------------- InternVL
+
+
+def test_internvl_grid_hand_worked_tie_rule():
+    # a square ties (1,1), (2,2), (3,3) exactly; a larger grid wins when area > 0.5 * 448² * tiles
+    assert 0.5 * 448**2 * 4 < 900 * 900 < 0.5 * 448**2 * 9
+    assert internvl_grid((900, 900)) == (2, 2)
+    assert internvl_grid((1000, 1000)) == (3, 3)
+    assert internvl_grid((448, 448)) == (1, 1)
+    assert internvl_grid((1080, 1920)) == (2, 4)  # 2:4 ties 1:2 on aspect ratio; the image is big enough
+    assert internvl_grid((2400, 600)) == (4, 1)
+
+
+def original_internvl_choice(width, height, image_size=448, min_num=1, max_num=12):
+    """InternVL's find_closest_aspect_ratio + dynamic_preprocess (OpenGVLab/InternVL, internvl_chat), copied as it is."""
+    aspect_ratio = width / height
+    target_ratios = set(
+        (i, j) for n in range(min_num, max_num + 1) for i in range(1, n + 1) for j in range(1, n + 1)
+        if i * j <= max_num and i * j >= min_num)
+    target_ratios = sorted(target_ratios, key=lambda x: x[0] * x[1])
+    best_ratio_diff = float("inf")
+    best_ratio = (1, 1)
+    area = width * height
+    for ratio in target_ratios:
+        target_aspect_ratio = ratio[0] / ratio[1]
+        ratio_diff = abs(aspect_ratio - target_aspect_ratio)
+        if ratio_diff < best_ratio_diff:
+            best_ratio_diff = ratio_diff
+            best_ratio = ratio
+        elif ratio_diff == best_ratio_diff:
+            if area > 0.5 * image_size * image_size * ratio[0] * ratio[1]:
+                best_ratio = ratio
+    return best_ratio[1], best_ratio[0]  # (rows, cols)
+
+
+def tie_sizes():
+    """Sizes whose aspect ratio equals a grid's exactly (the tie rule decides), at many scales."""
+    sizes = []
+    for cols, rows in tiling.internvl_target_ratios():
+        for scale in (50, 150, 224, 300, 448, 700, 1000):
+            sizes.append((rows * scale, cols * scale))
+    return sizes
+
+
+def test_internvl_grid_matches_original_and_transformers():
+    from transformers.models.got_ocr2.image_processing_got_ocr2 import get_optimal_tiled_canvas
+
+    for height, width in random_sizes(800, seed=6) + tie_sizes():
+        for max_num in (6, 12):
+            ours = internvl_grid((height, width), max_num=max_num)
+            assert ours == original_internvl_choice(width, height, max_num=max_num), (height, width, max_num)
+            cols, rows = get_optimal_tiled_canvas((height, width), (448, 448), 1, max_num)
+            assert ours == (rows, cols), (height, width, max_num)
+
+
+def test_internvl_candidate_order_differs_but_never_matters():
+    """InternVL sorts a set; transformers builds a list: same-size grids come in another order.
+
+    Equal-size grids can only tie on aspect-ratio error where some other grid is
+    closer, so the choice is the same (checked above on random and tie sizes).
+    """
+    from transformers.models.got_ocr2.image_processing_got_ocr2 import get_all_supported_aspect_ratios
+
+    ours = tiling.internvl_target_ratios(1, 12)
+    theirs = get_all_supported_aspect_ratios(1, 12)
+    assert sorted(ours) == sorted(theirs)
+    assert ours != theirs
+    assert [r[0] * r[1] for r in ours] == [r[0] * r[1] for r in theirs]
+
+
+def test_internvl_tiles_match_got_ocr2_processor():
+    from transformers import GotOcr2ImageProcessor
+
+    processor = GotOcr2ImageProcessor(crop_to_patches=True, min_patches=1, max_patches=12,
+                                      size={"height": 448, "width": 448})
+    for height, width in [(100, 300), (448, 448), (1000, 1000), (120, 2000)]:
+        out = processor(images=Image.new("RGB", (width, height)), return_tensors="pt")
+        plan_grid = internvl_grid((height, width))
+        n = plan_grid[0] * plan_grid[1]
+        assert int(out["num_patches"][0]) == n + (1 if n > 1 else 0)
+        assert tiling.internvl_num_tokens((height, width)) == 256 * int(out["num_patches"][0])
+
+
+def test_plan_tiles_internvl_thumbnail_only_with_several_tiles():
+    one = plan_tiles(random_image(40, 40), "internvl", tile_size=32)  # 40² < 0.5 * 32² * 4: no 2x2
+    assert one.grid == (1, 1) and one.thumbnail is None and one.num_tiles == 1
+    many = plan_tiles(random_image(40, 130), "internvl", tile_size=32)
+    assert many.grid == internvl_grid((40, 130), 32)
+    assert many.thumbnail.size == (32, 32) and many.num_tiles == len(many.tiles) + 1
+    assert many.resized == many.canvas == (many.grid[0] * 32, many.grid[1] * 32)
+
+
+# ----------------------------------------------------------------------------- Qwen2-VL
+
+
+def test_smart_resize_matches_transformers():
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize as reference
+
+    rng = random.Random(7)
+    sizes = random_sizes(600, seed=7) + [(1, 1), (1, 200), (1, 201), (5000, 24), (20000, 20000), (56, 56)]
+    sizes += [(rng.randint(1, 30), rng.randint(3000, 9000)) for _ in range(100)]  # many beyond ratio 200
+    refused = 0
+    for height, width in sizes:
+        for kwargs in ({}, dict(factor=16, min_pixels=64, max_pixels=64 * 64 * 4)):
+            try:
+                expected = reference(height, width, **kwargs)
+            except ValueError:
+                refused += 1
+                with pytest.raises(ValueError, match="aspect ratio must be smaller than 200"):
+                    smart_resize(height, width, **kwargs)
+                continue
+            assert smart_resize(height, width, **kwargs) == expected, (height, width, kwargs)
+    assert refused > 50  # the ratio limit was exercised
+
+
+def test_qwen2_vl_matches_image_processor():
+    from transformers import Qwen2VLImageProcessor
+
+    processor = Qwen2VLImageProcessor()
+    for i, (height, width) in enumerate([(123, 457), (30, 30), (700, 31), (250, 251)]):
+        image = random_image(height, width, i)
+        out = processor(images=image, return_tensors="pt")
+        patches, grid_thw = tiling.qwen2_vl_pixel_values(image)
+        assert grid_thw.tolist() == out["image_grid_thw"].tolist()
+        torch.testing.assert_close(patches, out["pixel_values"], atol=1e-5, rtol=0)
+        # LLM tokens: patches / merge_size²
+        assert tiling.qwen2_vl_num_tokens((height, width)) == int(out["image_grid_thw"].prod()) // 4
+
+
+# ----------------------------------------------------------------------------- the seed's naive grid
+
+
+def test_naive_grid_looks_only_at_aspect_ratio():
+    assert naive_grid((300, 300)) == naive_grid((3000, 3000)) == (1, 1)  # resolution is ignored
+    assert naive_grid((1080, 1920)) == (1, 2)
+    assert naive_grid((2400, 600)) == (4, 1)
+
+
+def test_split_image_to_tiles_seed_output():
+    tiles, grid = split_image_to_tiles(random_image(50, 110), tile_size=32, max_tiles=6)
+    assert grid == (1, 2)
+    assert len(tiles) == grid[0] * grid[1] + 1  # + the thumbnail, last, as in the seed
+    assert all(t.size == (32, 32) for t in tiles)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("method", tiling.METHODS)
+@pytest.mark.parametrize("size", [(1, 1), (1, 5000), (5000, 1)])
+def test_plan_tiles_extreme_sizes(method, size):
+    plan = plan_tiles(Image.new("RGB", (size[1], size[0]), (200, 30, 30)), method, tile_size=32)
+    assert plan.image_size == size
+    assert all(t.size == (32, 32) for t in plan.tiles)
+
+
+def test_plan_tiles_refuses_huge_images_before_converting():
+    huge = Image.new("1", (20000, 20000))  # 50 MB as 1-bit; converting to RGB would need 1.2 GB
+    with pytest.raises(ValueError, match="over the limit"):
+        plan_tiles(huge, "llava-next")
+
+
+@pytest.mark.parametrize("bad", [(0, 10), (10, -1), (-5, -5), 0])
+def test_sizes_must_be_positive(bad):
+    with pytest.raises(ValueError, match="positive"):
+        select_best_resolution(bad, LLAVA_NEXT_GRID_PINPOINTS)
+    with pytest.raises(ValueError, match="positive"):
+        internvl_grid(bad)
+    with pytest.raises(ValueError, match="positive"):
+        llava_next_num_tokens(bad)
+
+
+def test_smart_resize_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="positive"):
+        smart_resize(0, 10)
+    with pytest.raises(ValueError, match="min_pixels must be <= max_pixels"):
+        smart_resize(100, 100, min_pixels=10_000, max_pixels=100)
+
+
+def test_bad_method_and_types():
+    with pytest.raises(ValueError, match="method must be one of"):
+        plan_tiles(random_image(10, 10), "anyres")
+    with pytest.raises(TypeError, match="PIL"):
+        plan_tiles(np.zeros((10, 10, 3)), "naive")
+    with pytest.raises(ValueError, match="min_num must be <= max_num"):
+        internvl_grid((100, 100), min_num=5, max_num=2)
+    with pytest.raises(ValueError, match="at least one"):
+        select_best_resolution((10, 10), [])
