@@ -367,3 +367,10 @@ def test_limit_follows_pillow_setting(tmp_path, monkeypatch):
     assert load_image(path).size == (40, 30)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # Pillow's way to switch the guard off
     assert load_image(path).size == (40, 30)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(data, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
