@@ -187,7 +187,7 @@ def _describe(source) -> str:
 def _open_source(source):
     """(file object for Image.open, description). Raises for paths that aren't files."""
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
+        path = Path(source).expanduser()
         what = _describe(source)
         if isinstance(source, str) and source.split("://")[0] in ("http", "https", "ftp"):
             raise ValueError(f"load_image got the URL {what}; it does not download. Save the file, then pass its path.")
