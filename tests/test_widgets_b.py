@@ -49,3 +49,98 @@ def test_patch_grid_explorer_builds(image):
     size_box.value = 336  # 16 divides 336 too: kept
     assert patch_box.value == 16 and 14 in patch_box.options
     plt.close("all")
+
+
+# ---- attention viewer (notebook 02) ---------------------------------------------------
+
+def _tiny_vit():
+    from vlmlab.vit import ViT
+
+    return ViT(img_size=(16, 24), patch_size=8, embed_dim=16, num_heads=2, num_layers=2, num_classes=0).eval()
+
+
+def test_query_attention_map_reads_the_right_row():
+    import torch
+
+    from vlmlab.widgets.vit import query_attention_map
+
+    vit = _tiny_vit()
+    with torch.no_grad():
+        att = vit.forward_features(torch.randn(1, 3, 16, 24), output_attentions=True).attentions
+    grid = (2, 3)
+    m = query_attention_map(att, layer=1, head=0, query=4, grid=grid)
+    assert m.shape == grid
+    # patch 4 is token 1 + 4 = 5; CLS column dropped
+    np.testing.assert_allclose(m.ravel(), att[1][0, 0, 5, 1:].numpy(), rtol=1e-6)
+    mean = query_attention_map(att, layer=-1, head="mean", query="cls", grid=grid)
+    np.testing.assert_allclose(mean.ravel(), att[-1][0, :, 0, 1:].mean(0).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="query must be 'cls' or a patch index"):
+        query_attention_map(att, 0, 0, 6, grid)
+    with pytest.raises(ValueError, match="head must be"):
+        query_attention_map(att, 0, 2, 0, grid)
+
+
+def test_attention_figure_and_viewer():
+    import torch
+
+    from vlmlab.widgets.vit import attention_figure, attention_viewer
+
+    vit = _tiny_vit()
+    x = torch.rand(1, 3, 16, 24)
+    att = vit.forward_features(x, output_attentions=True).attentions
+    fig, info = attention_figure(x[0].numpy(), att, 0, "mean", 2, (2, 3))
+    assert info["map"].shape == (2, 3)
+    assert 0 < info["cls_weight"] < 1
+    assert abs(info["map"].sum() + info["cls_weight"] - 1) < 1e-5  # the row is a distribution
+    plt.close(fig)
+    box = attention_viewer(vit, x)
+    layer, head = box.children[0].children
+    layer.value = 0
+    head.value = 1
+    plt.close("all")
+
+
+# ---- position-embedding explorer (notebook 03) -----------------------------------------
+
+def _tables():
+    import torch
+
+    from vlmlab.posembed import sincos_1d, sincos_2d
+
+    return {"learned": (torch.randn(12, 16), (3, 4)), "sincos1d": (sincos_1d(12, 16), (3, 4)),
+            "sincos2d": (sincos_2d((3, 4), 16), (3, 4))}
+
+
+def test_resize_table():
+    from vlmlab.posembed import sincos_2d
+    from vlmlab.widgets.posembed import resize_table
+
+    t = _tables()
+    assert resize_table(*t["learned"], (5, 5), "learned").shape == (25, 16)
+    assert torch_equal(resize_table(*t["sincos2d"], (5, 6), "sincos2d"), sincos_2d((5, 6), 16))
+
+
+def torch_equal(a, b):
+    import torch
+
+    return torch.equal(a, b)
+
+
+def test_similarity_and_posembed_figures():
+    from vlmlab.widgets.posembed import posembed_explorer, posembed_figure, similarity_grid_figure
+
+    t = _tables()
+    fig, sims = similarity_grid_figure(*t["sincos2d"])
+    assert sims.shape == (3, 4, 3, 4)
+    np.testing.assert_allclose(sims[1, 2, 1, 2], 1.0, rtol=1e-6)
+    plt.close(fig)
+    fig, info = posembed_figure(t, "learned", 1, 2, 6)
+    assert info["new_table_shape"] == (36, 16) and info["new_index"] == (3, 3)
+    assert info["map"][1, 2] == pytest.approx(1.0) and info["new_map"][3, 3] == pytest.approx(1.0)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="must lie on the 3x4 grid"):
+        posembed_figure(t, "learned", 3, 0, 6)
+    box = posembed_explorer(t)
+    kind = box.children[0].children[0]
+    kind.value = "sincos1d"
+    plt.close("all")

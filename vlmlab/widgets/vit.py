@@ -1,0 +1,121 @@
+"""Attention viewer for notebook 02: pick a layer, a head and a query patch; see where it looks.
+
+Pure functions :func:`query_attention_map` (data) and :func:`attention_figure`
+(a figure) take the attention maps that ``ViT.forward_features(...,
+output_attentions=True)`` returns; :func:`attention_viewer` is the
+ipywidgets shell that computes the maps once and redraws on each change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import as_size
+from ..plotting import draw_box, overlay_heatmap, show_image
+
+__all__ = ["query_attention_map", "attention_figure", "attention_viewer"]
+
+
+def query_attention_map(attentions, layer: int, head, query, grid, num_prefix_tokens: int = 1) -> np.ndarray:
+    """Where one query token looks: a ``(rows, cols)`` map over the patches (first image of the batch).
+
+    ``attentions``: the per-layer ``(B, heads, 1+N, 1+N)`` maps. ``layer``: an
+    index (negative counts from the end). ``head``: an int or ``"mean"``
+    (average over heads). ``query``: ``"cls"`` or a patch index ``0 .. N-1``
+    (row-major). The attention to the CLS token itself is left out, so the
+    map sums to ``1 - (weight on CLS)``.
+    """
+    rows, cols = as_size(grid, "grid")
+    n_layers = len(attentions)
+    if not -n_layers <= layer < n_layers:
+        raise ValueError(f"layer must be in [{-n_layers}, {n_layers}), got {layer}")
+    att = attentions[layer][0].detach().float()  # (heads, 1+N, 1+N)
+    heads, n_tokens = att.shape[0], att.shape[-1]
+    if n_tokens != num_prefix_tokens + rows * cols:
+        raise ValueError(f"attention maps have {n_tokens} tokens but grid {(rows, cols)} needs "
+                         f"{num_prefix_tokens} + {rows * cols}")
+    if head == "mean":
+        att = att.mean(0)
+    elif isinstance(head, (int, np.integer)) and 0 <= head < heads:
+        att = att[int(head)]
+    else:
+        raise ValueError(f"head must be 'mean' or an int in [0, {heads}), got {head!r}")
+    if query == "cls":
+        q = 0
+    elif isinstance(query, (int, np.integer)) and 0 <= query < rows * cols:
+        q = num_prefix_tokens + int(query)
+    else:
+        raise ValueError(f"query must be 'cls' or a patch index in [0, {rows * cols}), got {query!r}")
+    return att[q, num_prefix_tokens:].reshape(rows, cols).numpy()
+
+
+def attention_figure(image, attentions, layer: int, head, query, grid, num_prefix_tokens: int = 1):
+    """The image with the query patch outlined, next to the query's attention map over the image.
+
+    ``image``: what the model saw, as a PIL image or an ``(H, W, 3)`` / ``(3, H, W)``
+    array in [0, 1]. Returns ``(fig, info)`` with ``info = dict(map=(rows, cols) array,
+    argmax=(row, col) of the strongest patch, cls_weight=weight the query puts on the CLS token)``.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..plotting import as_display_array
+
+    arr = as_display_array(image)
+    rows, cols = as_size(grid, "grid")
+    heat = query_attention_map(attentions, layer, head, query, grid, num_prefix_tokens)
+    H, W = arr.shape[:2]
+    ph, pw = H / rows, W / cols
+    fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.9))
+    show_image(axes[0], arr, "query: CLS token" if query == "cls" else f"query: patch {query}")
+    if query != "cls":
+        r, c = divmod(int(query), cols)
+        draw_box(axes[0], r * ph, c * pw, ph, pw, color="cyan")
+    im = overlay_heatmap(axes[1], arr, heat, alpha=0.65, title=f"layer {layer}, head {head}: attention")
+    cbar = fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.03)
+    cbar.set_label("share of the query's attention (min-max scaled)", fontsize=8)
+    fig.tight_layout()
+    r_max, c_max = np.unravel_index(int(heat.argmax()), heat.shape)
+    att = attentions[layer][0].detach().float()
+    att = att.mean(0) if head == "mean" else att[int(head)]
+    q = 0 if query == "cls" else num_prefix_tokens + int(query)
+    info = dict(map=heat, argmax=(int(r_max), int(c_max)), cls_weight=float(att[q, 0]))
+    return fig, info
+
+
+def attention_viewer(vit, pixel_values, image=None):
+    """Interactive viewer over a :class:`vlmlab.vit.ViT` and one image ``pixel_values (1, C, H, W)``.
+
+    ``image`` is what to draw under the maps (default: ``pixel_values`` rescaled
+    to [0, 1]). The attention maps are computed once. Returns an ``ipywidgets.VBox``.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    import torch
+    from IPython.display import display
+
+    with torch.no_grad():
+        attentions = vit.forward_features(pixel_values[:1], output_attentions=True).attentions
+    grid = (pixel_values.shape[-2] // vit.patch_size, pixel_values.shape[-1] // vit.patch_size)
+    if image is None:
+        x = pixel_values[0].detach().float()
+        image = ((x - x.min()) / (x.max() - x.min() + 1e-8)).numpy()
+    n_layers, n_heads = len(attentions), attentions[0].shape[1]
+    layer = widgets.IntSlider(value=n_layers - 1, min=0, max=n_layers - 1, description="layer", continuous_update=False)
+    head = widgets.Dropdown(options=["mean", *range(n_heads)], value="mean", description="head")
+    use_cls = widgets.Checkbox(value=False, description="query = CLS")
+    query = widgets.IntSlider(value=(grid[0] // 2) * grid[1] + grid[1] // 2, min=0, max=grid[0] * grid[1] - 1,
+                              description="query patch", continuous_update=False)
+    out = widgets.Output()
+
+    def redraw(*_):
+        with out:
+            out.clear_output(wait=True)
+            fig, _info = attention_figure(image, attentions, layer.value, head.value,
+                                          "cls" if use_cls.value else query.value, grid)
+            display(fig)
+            plt.close(fig)
+
+    for w in (layer, head, use_cls, query):
+        w.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([layer, head]), widgets.HBox([query, use_cls]), out])
