@@ -1,0 +1,119 @@
+"""vlmlab.preprocess: the CLIP transform equals transformers' CLIPImageProcessor; document pipeline; bad input."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vlmlab import preprocess
+from vlmlab.preprocess import CLIP_MEAN, CLIP_STD, clip_transform, denormalize, document_transform, expand_to_square
+
+STD = torch.tensor(CLIP_STD).view(3, 1, 1)
+
+
+def random_image(height, width, seed=0, mode="RGB"):
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).convert(mode)
+
+
+def uint8_levels(a, b):
+    """Largest difference between two normalised tensors, in uint8 levels."""
+    return float(((a - b) * STD * 255).abs().max())
+
+
+def hf_clip(size):
+    from transformers import CLIPImageProcessor
+
+    return CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+
+
+def test_clip_transform_matches_hf_processor_on_random_sizes():
+    rng = random.Random(0)
+    cases = [(rng.randint(20, 400), rng.randint(20, 400), rng.choice([16, 32, 64, 224])) for _ in range(60)]
+    # odd and even side-minus-crop margins, both orientations (227 - 224 = 3: the rounding case)
+    cases += [(227, 300, 224), (300, 227, 224), (225, 225, 224), (229, 231, 224), (65, 97, 64)]
+    for i, (height, width, size) in enumerate(cases):
+        image = random_image(height, width, i)
+        expected = hf_clip(size)(images=image, return_tensors="pt")["pixel_values"][0]
+        ours = clip_transform(size)(image)
+        assert ours.shape == expected.shape == (3, size, size)
+        assert uint8_levels(ours, expected) <= 2, (height, width, size)
+
+
+def test_torchvision_center_crop_differs_on_odd_margins():
+    """Why CenterCropFloor exists: torchvision rounds the crop offset, transformers floors it."""
+    from torchvision.transforms import v2
+
+    x = torch.arange(7 * 7, dtype=torch.float32).view(1, 7, 7)  # margin 7 - 4 = 3: offset 1.5
+    assert v2.CenterCrop(4)(x)[0, 0, 0] == 2 * 7 + 2  # rounds 1.5 to 2
+    assert preprocess.CenterCropFloor(4)(x)[0, 0, 0] == 1 * 7 + 1  # floors to 1, as transformers
+
+
+def test_clip_transform_train_shapes_and_randomness():
+    t = clip_transform(32, train=True)
+    image = random_image(50, 80)
+    a, b = t(image), t(image)
+    assert a.shape == b.shape == (3, 32, 32)
+    assert not torch.equal(a, b)  # random crop / flip
+
+
+def test_other_modes_convert_like_load_image():
+    rgb = random_image(40, 50)
+    for mode in ("L", "RGBA", "P", "CMYK"):
+        out = clip_transform(32)(rgb.convert(mode))
+        assert out.shape == (3, 32, 32)
+    sixteen = Image.fromarray(np.full((40, 40), 65535, dtype=np.uint16))  # 16-bit white
+    white = clip_transform(32)(sixteen)
+    torch.testing.assert_close(denormalize(white), torch.ones(3, 32, 32), atol=1e-5, rtol=0)
+
+
+def test_denormalize_inverts_normalisation():
+    x = torch.rand(2, 3, 8, 8)
+    normed = (x - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / STD
+    torch.testing.assert_close(denormalize(normed), x)
+    with pytest.raises(ValueError, match="3, H, W"):
+        denormalize(torch.zeros(4, 8, 8))
+
+
+def test_document_transform_keeps_aspect_and_pads_white():
+    page = Image.new("RGB", (170, 220), (10, 10, 10))  # w x h
+    out = document_transform(page, target_size=110, sharpen=False)
+    assert out.size == (110, 110)
+    arr = np.asarray(out)
+    new_w = int(170 * 110 / 220)  # 85
+    left = (110 - new_w) // 2
+    assert (arr[:, :left] == 255).all() and (arr[:, left + new_w:] == 255).all()  # white padding
+    assert (arr[:, left + 2:left + new_w - 2] < 40).all()  # the page itself
+    assert document_transform(page, 110).size == (110, 110)  # sharpened too
+
+
+def test_expand_to_square_uses_clip_mean():
+    out = expand_to_square(Image.new("RGB", (40, 10), (255, 0, 0)))
+    assert out.size == (40, 40)
+    assert out.getpixel((0, 0)) == (122, 116, 104)
+    assert out.getpixel((20, 20)) == (255, 0, 0)
+    with pytest.raises(ValueError, match="background"):
+        expand_to_square(Image.new("RGB", (4, 2)), background=(300, 0, 0))
+
+
+def test_extreme_sizes():
+    assert clip_transform(32)(Image.new("RGB", (1, 1))).shape == (3, 32, 32)
+    assert clip_transform(32)(Image.new("RGB", (150, 1))).shape == (3, 32, 32)  # ratio 150: allowed
+    with pytest.raises(ValueError, match="aspect ratio 5000.0 .* over the limit of 200"):
+        clip_transform(224)(Image.new("RGB", (5000, 1)))  # would be a 224 x 1,120,000 strip
+    assert document_transform(Image.new("RGB", (5000, 1)), 64).size == (64, 64)  # fit inside: fine
+    with pytest.raises(ValueError, match="over the limit of 89,478,485"):
+        clip_transform(224)(Image.new("1", (20000, 20000)))  # refused before the RGB copy (1.2 GB)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="image_size must be a positive int"):
+        clip_transform(0)
+    with pytest.raises(TypeError, match="PIL"):
+        clip_transform(32)(np.zeros((4, 4, 3)))
+    with pytest.raises(ValueError, match="target_size must be a positive int"):
+        document_transform(Image.new("RGB", (4, 4)), -1)

@@ -1,0 +1,253 @@
+"""Encoding at high resolution: tiles one by one, or one picture at its own (dynamic) resolution.
+
+Two ways to run a CLIP-style encoder on more pixels than it was trained on:
+
+* ``encode_tiles`` — the seed's loop: every tile (``vlmlab.tiling.plan_tiles``)
+  is encoded on its own at the encoder's native size and the patch features
+  are concatenated, ``(1, sum N, D)``. Positions are the encoder's own; each
+  tile has no idea where it sits in the image (LLaVA-NeXT adds newline tokens
+  for that, see ``tiling.llava_next_pack``).
+* ``DynamicResolutionEncoder`` — Qwen2-VL's idea on a CLIP encoder: resize the
+  image with ``tiling.smart_resize`` to multiples of ``patch * merge`` and run
+  the encoder once on that ``(H, W)``, with CLIP's position table resized to
+  the new ``(H/p, W/p)`` grid **in 2-D** (bicubic, as
+  ``transformers.models.clip.modeling_clip.CLIPVisionEmbeddings.interpolate_pos_encoding``
+  and ``vlmlab.posembed.interpolate_pos_embed`` do). Each image gives its own
+  number of tokens; ``pad_batch`` stacks them with a padding mask.
+
+The seed's ``DynamicResolutionEncoder`` had three bugs, fixed here:
+it called ``self.processor``, which it never defined; it *added* a second,
+randomly initialised position table on top of CLIP's own (CLIP's features
+already carry positions; random ones are noise the LLM must learn to ignore);
+and it resized that table with ``F.interpolate(mode="linear")`` over the
+*flattened* sequence. Flattening forgets where one row ends: stretching a
+row-major 1-D list of ``rows*cols`` positions to a new length mixes the end of
+one row with the start of the next (``interpolate_1d_flattened`` keeps that
+version for notebook 07 to show). Its size rule also breaks its own maximum
+for long images (``seed_resize_size``).
+
+Qwen2-VL itself does not interpolate a table at all: its ViT uses 2-D rotary
+position embeddings (Wang et al. 2024, https://arxiv.org/abs/2409.12191,
+section 2.1, "Naive Dynamic Resolution"), which are defined for any grid.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validate import as_positive_int, as_size
+
+__all__ = [
+    "DynamicResolutionEncoder",
+    "coordinate_table",
+    "interpolate_2d",
+    "encode_tiles",
+    "interpolate_1d_flattened",
+    "pad_batch",
+    "seed_resize_size",
+]
+
+
+def _encoder_norm(encoder):
+    """(mean, std) the encoder's processor normalises with; CLIP's when it has none."""
+    from .preprocess import CLIP_MEAN, CLIP_STD
+
+    processor = getattr(encoder, "processor", None)
+    image_processor = getattr(processor, "image_processor", processor)
+    mean = getattr(image_processor, "image_mean", None) or CLIP_MEAN
+    std = getattr(image_processor, "image_std", None) or CLIP_STD
+    return tuple(mean), tuple(std)
+
+
+def _to_pixel_values(image, size, mean, std) -> torch.Tensor:
+    """PIL image -> ``(1, 3, h, w)`` normalised, resized to ``size = (h, w)`` with antialiased bicubic."""
+    import numpy as np
+    from torchvision.transforms.v2 import functional as tvF
+
+    from .preprocess import to_rgb
+
+    x = torch.from_numpy(np.array(to_rgb(image))).permute(2, 0, 1)  # (3, H, W) uint8
+    if tuple(x.shape[-2:]) != tuple(size):
+        x = tvF.resize(x, list(size), interpolation=tvF.InterpolationMode.BICUBIC, antialias=True)
+    x = x.to(torch.float32) / 255.0
+    x = tvF.normalize(x, list(mean), list(std))
+    return x.unsqueeze(0)  # (1, 3, h, w)
+
+
+def encode_tiles(encoder, tiles) -> torch.Tensor:
+    """The seed's loop: encode each tile at the encoder's size, concatenate the patch features.
+
+    ``tiles``: PIL images (e.g. ``plan.tiles + [plan.thumbnail]``), each resized
+    to ``encoder.image_size`` if it isn't already. Returns ``(1, sum N, D)``
+    (``N = (image_size / patch_size)²`` per tile).
+    """
+    if not tiles:
+        raise ValueError("tiles must hold at least one PIL image, got an empty list")
+    size = (encoder.image_size, encoder.image_size)
+    mean, std = _encoder_norm(encoder)
+    features = []
+    with torch.no_grad():
+        for tile in tiles:
+            pixel_values = _to_pixel_values(tile, size, mean, std)  # (1, 3, S, S)
+            features.append(encoder(pixel_values))  # (1, N, D)
+    return torch.cat(features, dim=1)  # (1, sum N, D)
+
+
+class DynamicResolutionEncoder(nn.Module):
+    """Run a CLIP-style encoder at each image's own resolution (Qwen2-VL style), positions resized in 2-D.
+
+    Args:
+        encoder: a ``vlmlab.clip.VLMVisionEncoder`` (anything with
+            ``image_size``, ``patch_size`` and
+            ``forward(pixel_values, interpolate_pos_encoding=True) -> (B, N, D)``).
+        merge_size: the later ``merge x merge`` token merge (Qwen2-VL: 2); sides
+            become multiples of ``patch_size * merge_size``, so the patch grid
+            divides evenly.
+        min_pixels, max_pixels: the pixel budget; default ``4`` and ``1280``
+            merged tokens, Qwen2-VL's ``56*56`` and ``28*28*1280`` rescaled to
+            this encoder's ``patch * merge`` factor.
+
+    ``forward(images)`` takes a list of PIL images and returns a list of
+    ``(N_i, D)`` patch features, ``N_i = (h_i / p) * (w_i / p)`` in row-major
+    order, one per image, with ``(h_i, w_i) = tiling.smart_resize(...)``. No
+    parameters of its own: the only position information is CLIP's table,
+    bicubically resized to each grid.
+    """
+
+    def __init__(self, encoder, merge_size: int = 2, min_pixels: int | None = None, max_pixels: int | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.patch_size = as_positive_int(getattr(encoder, "patch_size", None) or 0, "encoder.patch_size")
+        self.merge_size = as_positive_int(merge_size, "merge_size")
+        self.factor = self.patch_size * self.merge_size
+        self.min_pixels = as_positive_int(min_pixels, "min_pixels") if min_pixels is not None else 4 * self.factor**2
+        self.max_pixels = as_positive_int(max_pixels, "max_pixels") if max_pixels is not None else 1280 * self.factor**2
+        if self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels must be <= max_pixels, got {self.min_pixels} > {self.max_pixels}")
+        self.mean, self.std = _encoder_norm(encoder)
+
+    def target_size(self, image_size) -> tuple[int, int]:
+        """``(h, w)`` an image of ``image_size = (height, width)`` is resized to (``smart_resize``)."""
+        from .tiling import smart_resize
+
+        height, width = as_size(image_size, "image_size")
+        return smart_resize(height, width, self.factor, self.min_pixels, self.max_pixels)
+
+    def grid(self, image_size) -> tuple[int, int]:
+        """``(rows, cols)`` of patches for an image of ``image_size``; ``rows * cols`` features come out."""
+        h, w = self.target_size(image_size)
+        return h // self.patch_size, w // self.patch_size
+
+    def pixel_values(self, image) -> torch.Tensor:
+        """One PIL image -> ``(1, 3, h, w)`` at its smart-resized size, normalised like the encoder's processor."""
+        return _to_pixel_values(image, self.target_size((image.height, image.width)), self.mean, self.std)
+
+    def forward(self, images) -> list[torch.Tensor]:
+        from PIL import Image
+
+        if isinstance(images, Image.Image):
+            images = [images]
+        if not isinstance(images, (list, tuple)) or not images:
+            raise TypeError(f"images must be a non-empty list of PIL images, got {type(images).__name__}")
+        outputs = []
+        for image in images:
+            pixel_values = self.pixel_values(image)  # (1, 3, h, w)
+            rows, cols = pixel_values.shape[-2] // self.patch_size, pixel_values.shape[-1] // self.patch_size
+            features = self.encoder(pixel_values, interpolate_pos_encoding=True)  # (1, [1+] rows*cols, D)
+            if features.shape[1] == rows * cols + 1:  # an encoder that keeps CLS: drop it
+                features = features[:, 1:]
+            outputs.append(features[0])  # (rows*cols, D)
+        return outputs
+
+
+def pad_batch(features, pad_value: float = 0.0):
+    """Stack variable-length ``(N_i, D)`` features: ``(padded (B, N_max, D), mask (B, N_max) bool)``.
+
+    ``mask[b, n]`` is True where ``padded[b, n]`` is a real token, False on
+    padding (at the end of each row), the convention of an attention mask.
+    """
+    if not isinstance(features, (list, tuple)) or not features:
+        raise ValueError("features must be a non-empty list of (N_i, D) tensors")
+    dims = {f.shape[-1] for f in features if isinstance(f, torch.Tensor) and f.ndim == 2}
+    if len(dims) != 1 or any(not isinstance(f, torch.Tensor) or f.ndim != 2 for f in features):
+        shapes = [tuple(getattr(f, "shape", ())) for f in features]
+        raise ValueError(f"features must all be (N_i, D) tensors with the same D, got shapes {shapes}")
+    lengths = torch.tensor([f.shape[0] for f in features])
+    B, N_max, D = len(features), int(lengths.max()), dims.pop()
+    padded = features[0].new_full((B, N_max, D), pad_value)
+    for b, f in enumerate(features):
+        padded[b, : f.shape[0]] = f
+    mask = torch.arange(N_max)[None, :] < lengths[:, None]  # (B, N_max)
+    return padded, mask
+
+
+# ---------------------------------------------------------------------------
+# The seed's versions, kept to be shown wrong in notebook 07
+# ---------------------------------------------------------------------------
+
+
+def interpolate_1d_flattened(pos_embed: torch.Tensor, num_positions: int) -> torch.Tensor:
+    """The seed's resize of a position table: ``(N, D)`` -> ``(num_positions, D)`` by 1-D linear interpolation.
+
+    The table is treated as one long row-major list. Stretched to another
+    length, position ``n`` of the new list samples the old list at
+    ``n * N / num_positions`` — a point that drifts across row boundaries, so a
+    new row mixes the end of one old row with the start of the next. Use
+    ``vlmlab.posembed.interpolate_pos_embed`` (2-D) instead.
+    """
+    if not isinstance(pos_embed, torch.Tensor) or pos_embed.ndim != 2:
+        raise ValueError(f"pos_embed must be a (N, D) tensor, got {getattr(pos_embed, 'shape', type(pos_embed))}")
+    num_positions = as_positive_int(num_positions, "num_positions")
+    x = pos_embed.T.unsqueeze(0)  # (1, D, N): positions as the "length" axis
+    x = F.interpolate(x, size=num_positions, mode="linear")  # (1, D, num_positions)
+    return x[0].T  # (num_positions, D)
+
+
+def seed_resize_size(image_size, patch_size: int = 14, min_size: int = 224, max_size: int = 1344) -> tuple[int, int]:
+    """The seed's ``resize_with_aspect_ratio`` size rule, as written: ``(height, width)``.
+
+    ``scale = min(max_size / long, 1)``, then ``max(scale, min_size / short)``:
+    the second rule wins for long thin images, so the long side can end far
+    beyond ``max_size`` (a 100x2000 strip becomes 224x4480); a side under
+    ``patch_size`` becomes 0 after flooring to a patch multiple.
+    """
+    height, width = as_size(image_size, "image_size")
+    scale = min(max_size / max(width, height), 1.0)
+    scale = max(scale, min_size / min(width, height))
+    new_w, new_h = int(width * scale), int(height * scale)
+    return new_h // patch_size * patch_size, new_w // patch_size * patch_size
+
+
+def coordinate_table(grid) -> torch.Tensor:
+    """A ``(rows*cols, 2)`` table whose channels are each position's (row, col): makes interpolation visible.
+
+    Resizing it and reading the channels back shows which old row and column
+    each new position draws from.
+    """
+    rows, cols = as_size(grid, "grid")
+    r, c = torch.meshgrid(torch.arange(rows, dtype=torch.float32), torch.arange(cols, dtype=torch.float32),
+                          indexing="ij")
+    return torch.stack([r.flatten(), c.flatten()], dim=-1)  # (rows*cols, 2)
+
+
+def interpolate_2d(pos_embed: torch.Tensor, old_grid, new_grid) -> torch.Tensor:
+    """``(rows*cols, D)`` -> ``(new_rows*new_cols, D)`` by 2-D bicubic resize (no prefix tokens).
+
+    Uses ``vlmlab.posembed.interpolate_pos_embed`` when present (it equals CLIP's
+    ``interpolate_pos_encoding``), else the same ``F.interpolate`` call.
+    """
+    old_rows, old_cols = as_size(old_grid, "old_grid")
+    new_rows, new_cols = as_size(new_grid, "new_grid")
+    try:
+        from .posembed import interpolate_pos_embed
+
+        return interpolate_pos_embed(pos_embed, (new_rows, new_cols), num_prefix_tokens=0,
+                                     old_grid=(old_rows, old_cols))
+    except ImportError:  # pragma: no cover - posembed is engineer B's; same maths
+        D = pos_embed.shape[-1]
+        x = pos_embed.reshape(1, old_rows, old_cols, D).permute(0, 3, 1, 2).float()  # (1, D, rows, cols)
+        x = F.interpolate(x, size=(new_rows, new_cols), mode="bicubic", align_corners=False)
+        return x.permute(0, 2, 3, 1).reshape(new_rows * new_cols, D).to(pos_embed.dtype)
+
