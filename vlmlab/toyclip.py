@@ -1,6 +1,6 @@
 """Train and evaluate the toy CLIP: a small ``transformers.CLIPModel`` on ShapesWorld.
 
-    python -m vlmlab.toyclip train      # about 15 minutes on 2 CPU cores; writes data/toy-clip/
+    python -m vlmlab.toyclip train      # about 15-20 minutes on 2 idle CPU cores; writes data/toy-clip/
     python -m vlmlab.toyclip evaluate   # zero-shot accuracy on 1000 fresh images
 
 The model is the real ``transformers.CLIPModel`` (vision tower: a ViT on
@@ -270,6 +270,7 @@ def train(
     val_pixels = images_to_tensor(val_images)
 
     start = time.perf_counter()
+    cpu_start = time.process_time()
     model.train()
     for step in range(steps):
         rng = np.random.default_rng((seed, step))
@@ -299,6 +300,7 @@ def train(
                 f"logit scale {model.logit_scale.exp().item():.1f}  {time.perf_counter() - start:.0f} s"
             )
     train_seconds = time.perf_counter() - start
+    train_cpu_seconds = time.process_time() - cpu_start  # all threads of this process
     model.eval()
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -311,6 +313,7 @@ def train(
             vision_parameters=sum(p.numel() for p in model.vision_model.parameters()),
             text_parameters=sum(p.numel() for p in model.text_model.parameters()),
             train_seconds=round(train_seconds, 1),
+            train_cpu_seconds=round(train_cpu_seconds, 1),
             threads=torch.get_num_threads(),
             steps=steps,
             batch_size=batch_size,
@@ -492,9 +495,11 @@ with jitter of the centre and size (±{world.jitter:.0%} of the image side): {le
 ## Training
 CLIP's symmetric contrastive loss, {metrics['steps']} steps of {metrics['batch_size']} images with distinct captions
 (fresh images every step), AdamW (lr {metrics['lr']}, weight decay {metrics['weight_decay']}, {metrics['warmup']} warm-up
-steps, cosine decay), gradient clipping at 1.0. Training took {metrics['train_seconds']:.0f} s ({minutes:.1f} min) with
-{metrics['threads']} CPU threads on a 2-core machine **shared with four other jobs at the time**, so an idle
-machine is faster (torch {metrics['torch_version']}, transformers {metrics['transformers_version']}).
+steps, cosine decay), gradient clipping at 1.0. Training took {metrics['train_seconds']:.0f} s ({minutes:.1f} min) of wall-clock
+time with {metrics['threads']} CPU threads on a 2-core machine **shared with four other engineers' jobs at the time**;
+the process used {metrics.get('train_cpu_seconds', float('nan')):.0f} CPU-seconds, i.e. about
+{metrics.get('train_cpu_seconds', float('nan')) / 60 / metrics['threads']:.0f} minutes on {metrics['threads']} idle cores
+(torch {metrics['torch_version']}, transformers {metrics['transformers_version']}).
 
 ## Zero-shot accuracy (measured by `python -m vlmlab.toyclip evaluate`)
 {metrics['n']} fresh images (`ShapesWorld().sample({metrics['n']}, seed={metrics['seed']})`, never used in training), each classified among all
@@ -531,7 +536,16 @@ def main(argv=None) -> int:
     p_eval.add_argument("--model", default=None, help="checkpoint folder (default data/toy-clip)")
     p_eval.add_argument("--n", type=int, default=1000)
     p_eval.add_argument("--seed", type=int, default=EVAL_SEED)
+    p_card = sub.add_parser("card", help="rewrite README.md of a checkpoint from its metrics.json")
+    p_card.add_argument("--model", default=None, help="checkpoint folder (default data/toy-clip)")
     args = parser.parse_args(argv)
+    if args.command == "card":
+        folder = Path(args.model) if args.model else default_output_dir()
+        metrics = json.loads((folder / "metrics.json").read_text())
+        world = ShapesWorld(image_size=metrics["arch"]["image_size"])
+        (folder / "README.md").write_text(model_card(metrics, world))
+        print(f"wrote {folder / 'README.md'}")
+        return 0
     if args.command == "train":
         metrics = train(
             args.output,
