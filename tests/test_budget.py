@@ -122,3 +122,19 @@ def test_cli_as_module(repo_root):
     out = subprocess.run([sys.executable, "-m", "vlmlab", "budget", str(sample)], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert "qwen2-vl" in out and "llava-next" in out
+
+
+def test_budget_figure_and_explorer():
+    import matplotlib.pyplot as plt
+
+    from vlmlab.widgets.budget import budget_explorer, budget_figure
+
+    fig, info = budget_figure((1080, 1920))
+    plt.close(fig)
+    assert {f: b.tokens for f, b in info.items()} == {f: token_budget((1080, 1920), f).tokens for f in FAMILIES}
+    fig, info = budget_figure((1, 5000))
+    plt.close(fig)
+    assert info["qwen2-vl"] is None and info["internvl2"].tokens > 0
+    box = budget_explorer(300, 400)
+    box.children[0].children[1].value = 4000  # width slider
+    plt.close("all")

@@ -380,3 +380,36 @@ def test_bad_method_and_types():
         internvl_grid((100, 100), min_num=5, max_num=2)
     with pytest.raises(ValueError, match="at least one"):
         select_best_resolution((10, 10), [])
+
+
+# ----------------------------------------------------------------------------- the tile-planner widget
+
+
+@pytest.mark.parametrize("method", tiling.METHODS)
+def test_tile_plan_figure(method):
+    import matplotlib.pyplot as plt
+
+    from vlmlab.widgets.tiling import plan_summary, tile_plan_figure
+
+    image = random_image(90, 200)
+    fig, info = tile_plan_figure(image, method, tile_size=32, max_tiles=6)
+    plt.close(fig)
+    plan = plan_tiles(image, method, tile_size=32, max_tiles=6)
+    assert info == plan_summary(plan)
+    assert info["grid"] == plan.grid and info["pictures"] == plan.num_tiles
+    if method == "llava-next":
+        assert info["tokens"] == llava_next_num_tokens((90, 200), 32, 14)
+        assert info["padding_pixels"] > 0 and info["distortion"] < 1.05  # padded, not stretched (up to rounding)
+
+
+def test_tile_planner_builds():
+    import matplotlib.pyplot as plt
+
+    from vlmlab.widgets.tiling import tile_planner
+
+    box = tile_planner({"a": random_image(60, 100), "b": random_image(100, 30)})
+    controls = box.children[0].children
+    controls[0].value = "b"  # image
+    controls[2].value = 1  # max tiles: LLaVA-NeXT's minimum of 2 is used instead
+    box.children[1].value = "llava-next"
+    plt.close("all")
