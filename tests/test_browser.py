@@ -174,7 +174,7 @@ def _browser(chromium: str, chromedriver: str, profile: Path):
     options.binary_location = chromium
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1000"):
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1200"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
@@ -287,6 +287,8 @@ def test_widgets_render_in_jupyterlab(notebook, tmp_path):
               lambda s: s["images"] and s["first_image"] != widget["first_image"], WIDGET_TIMEOUT, lab, driver)
         assert not driver.execute_script(JS_WIDGET)["broken"]
 
+        # Screenshot the widget's whole output: its top at the top of the window.
+        driver.execute_script("arguments[0].closest('.jp-Cell').scrollIntoView({block: 'start'});", handle)
         time.sleep(1)  # let the new image paint before the screenshot
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shot = SCREENSHOTS / f"{Path(notebook).stem}.png"
