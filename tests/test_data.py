@@ -69,6 +69,12 @@ def test_load_sample_unknown_name_lists_the_valid_names():
         load_sample(3)
 
 
+def test_missing_sample_file_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)  # as in an install without the repository's data/
+    with pytest.raises(ValueError, match=r"sample 'chart' should be at .*chart\.png.*make_samples\.py"):
+        load_sample("chart")
+
+
 def _make_samples_module():
     spec = importlib.util.spec_from_file_location("make_samples", DATA_DIR / "make_samples.py")
     module = importlib.util.module_from_spec(spec)
