@@ -1,0 +1,96 @@
+"""The encoder registry: figures checked against transformers' architectures, token counts computed."""
+
+import pytest
+import torch
+
+from vlmlab import encoders
+
+
+def _count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def _build(key):
+    """The registered architecture on the meta device (no weights, no download)."""
+    import transformers as tf
+
+    e = encoders.get(key)
+    common = dict(hidden_size=e.width, num_hidden_layers=e.layers, num_attention_heads=e.heads,
+                  image_size=e.image_size, patch_size=e.patch_size)
+    if key.startswith("clip-"):
+        return tf.CLIPVisionModel(tf.CLIPVisionConfig(intermediate_size=4 * e.width, **common))
+    if key.startswith("siglip-"):
+        return tf.SiglipVisionModel(tf.SiglipVisionConfig(intermediate_size=4304, **common))
+    if key.startswith("dinov2-"):
+        return tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=4, use_swiglu_ffn=True, **common))
+    if key == "qwen2-vl-vit":
+        from transformers.models.qwen2_vl.configuration_qwen2_vl import Qwen2VLVisionConfig
+        from transformers.models.qwen2_vl.modeling_qwen2_vl import Qwen2VisionTransformerPretrainedModel
+
+        cfg = Qwen2VLVisionConfig(embed_dim=e.width, depth=e.layers, num_heads=e.heads, patch_size=e.patch_size,
+                                  spatial_merge_size=2, hidden_size=3584, mlp_ratio=4)
+        return Qwen2VisionTransformerPretrainedModel(cfg)
+    raise KeyError(key)
+
+
+@pytest.mark.parametrize("key", ["clip-vit-b-16", "clip-vit-l-14", "clip-vit-l-14-336", "siglip-so400m-14-384",
+                                 "dinov2-vit-g-14", "qwen2-vl-vit"])
+def test_registered_params_match_the_architecture(key):
+    with torch.device("meta"):
+        model = _build(key)
+    assert _count(model) == encoders.get(key).params
+
+
+def test_clip_tower_matches_what_the_wrapper_reports(tmp_path):
+    """The registry's CLIP figures are what VLMVisionEncoder reads from a CLIP config."""
+    import transformers as tf
+
+    e = encoders.get("clip-vit-l-14-336")
+    with torch.device("meta"):
+        vision = tf.CLIPVisionModel(tf.CLIPVisionConfig(hidden_size=e.width, intermediate_size=4 * e.width,
+                                                        num_hidden_layers=e.layers, num_attention_heads=e.heads,
+                                                        image_size=e.image_size, patch_size=e.patch_size))
+    assert vision.embeddings.position_embedding.weight.shape[0] == e.sequence_length() == 577
+
+
+def test_token_counts_are_computed():
+    assert encoders.get("clip-vit-b-16").num_patches() == 14 * 14
+    assert encoders.get("clip-vit-l-14").num_patches() == 16 * 16
+    assert encoders.get("clip-vit-l-14-336").num_patches() == 24 * 24
+    assert encoders.get("siglip-so400m-14-384").sequence_length() == 27 * 27  # no CLS; 384 // 14 == 27
+    with torch.device("meta"):
+        siglip = _build("siglip-so400m-14-384")
+    assert siglip.embeddings.num_patches == 27 * 27
+    assert encoders.get("dinov2-vit-g-14").sequence_length() == 37 * 37 + 1
+    assert encoders.get("internvit-6b-448px-v1-5").num_patches() == 32 * 32
+    assert encoders.VLMS["llava-1.5"].tokens_per_image() == 576
+    assert encoders.VLMS["internvl-1.5"].tokens_per_image() == 256
+    assert encoders.VLMS["phi-3-vision"].tokens_per_image() == 144
+    assert encoders.VLMS["qwen-vl"].tokens_per_image() == 256
+    assert encoders.VLMS["qwen2-vl"].tokens_per_image((448, 448)) == 256
+
+
+def test_every_vlm_names_a_registered_encoder_and_every_figure_has_a_source():
+    for v in encoders.VLMS.values():
+        assert v.encoder in encoders.ENCODERS and v.sources
+    for e in encoders.ENCODERS.values():
+        assert e.sources and all(s.startswith("https://") for s in e.sources)
+    for row in encoders.SEED_ENCODER_TABLE:
+        assert row["registry"] in encoders.ENCODERS
+    for row in encoders.SEED_VLM_TABLE:
+        assert row["registry"] in encoders.VLMS
+
+
+def test_tables_and_errors():
+    rows = encoders.table()
+    assert len(rows) == len(encoders.ENCODERS)
+    assert rows[0]["patches"] == 196
+    md = encoders.markdown(encoders.vlm_table())
+    assert md.startswith("| vlm |") and "LLaVA-1.5" in md
+    assert encoders.format_params(1_136_480_768) == "1.1B" and encoders.format_params(303_179_776) == "303M"
+    with pytest.raises(ValueError, match="key must be one of"):
+        encoders.get("clip-vit-h-14")
+    with pytest.raises(ValueError, match="smaller than"):
+        encoders.get("clip-vit-l-14").num_patches(10)
+    with pytest.raises(ValueError, match="no fixed input size"):
+        encoders.get("qwen2-vl-vit").num_patches()
