@@ -1,0 +1,160 @@
+"""VLMVisionPipeline: token counts equal vlmlab.budget for every tiling, frozen encoder, trainable projector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vlmlab.pipeline import TILINGS, VLMVisionPipeline
+
+LLM_DIM = 40
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    """A tiny random CLIP saved like the toy one: 32-pixel images, patch 4 (an 8x8 grid), width 24."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    from vlmlab import toyclip
+    from vlmlab.shapes import ShapesWorld
+
+    torch.manual_seed(0)
+    tokenizer = toyclip.build_tokenizer(ShapesWorld().words())
+    config = toyclip.build_config(tokenizer, dict(image_size=32, patch_size=4, vision_width=24, vision_layers=2,
+                                                  text_width=24, text_layers=1, heads=2, projection_dim=16))
+    assert isinstance(config, CLIPConfig)
+    model = CLIPModel(config).eval()
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    path = tmp_path_factory.mktemp("tiny-clip")
+    model.save_pretrained(path)
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
+    assert isinstance(tokenizer, CLIPTokenizer)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_clip):
+    from vlmlab.clip import VLMVisionEncoder
+
+    return VLMVisionEncoder(tiny_clip)
+
+
+def random_image(height, width, seed=0):
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+# Non-square sizes in both orientations, a tiny one and a large one.
+SIZES = [(32, 32), (50, 130), (130, 50), (96, 64), (300, 200), (23, 41)]
+
+
+@pytest.mark.parametrize("tiling", [None, "llava-next", "internvl", "dynamic"])
+def test_token_count_equals_budget(encoder, tiling):
+    pipe = VLMVisionPipeline(encoder, llm_dim=LLM_DIM, tiling=tiling)
+    for size in SIZES:
+        tokens, record = pipe.encode_image(random_image(*size))
+        budget = pipe.token_budget(size)
+        assert tokens.shape == (budget.tokens, LLM_DIM), (tiling, size)
+        assert record.tokens == budget.tokens
+        assert record.image_size == size
+        assert record.family == {None: "llava-1.5", "llava-next": "llava-next",
+                                 "internvl": "internvl2", "dynamic": "qwen2-vl"}[tiling]
+        if tiling in ("llava-next", "internvl"):
+            assert record.tile_grid == budget.grid
+            assert record.pictures == budget.tiles
+
+
+def test_budget_settings_are_the_encoders(encoder):
+    # A 300x200 image in LLaVA-NeXT style with 32-pixel tiles and 4-pixel patches:
+    # the pipeline asks token_budget with exactly those values.
+    from vlmlab.budget import token_budget
+
+    pipe = VLMVisionPipeline(encoder, llm_dim=LLM_DIM, tiling="llava-next")
+    assert pipe.token_budget((300, 200)) == token_budget((300, 200), "llava-next", tile_size=32, patch_size=4)
+    single = VLMVisionPipeline(encoder, llm_dim=LLM_DIM)
+    assert single.token_budget((300, 200)).tokens == (32 // 4) ** 2  # one 8x8 grid, one token per patch
+
+
+def test_naive_tiling_is_tiles_plus_thumbnail(encoder):
+    from vlmlab.tiling import naive_grid
+
+    pipe = VLMVisionPipeline(encoder, llm_dim=LLM_DIM, tiling="naive")
+    tokens, record = pipe.encode_image(random_image(50, 130))
+    rows, cols = naive_grid((50, 130))
+    assert record.tile_grid == (rows, cols)
+    assert record.pictures == rows * cols + 1  # + the seed's thumbnail
+    assert tokens.shape == ((rows * cols + 1) * 64, LLM_DIM)
+    assert pipe.token_budget((50, 130)) is None
+
+
+def test_record_lists_every_stage(encoder):
+    pipe = VLMVisionPipeline(encoder, llm_dim=LLM_DIM, tiling="internvl")
+    tokens, record = pipe.encode_image(random_image(96, 64))
+    names = [s.name for s in record.stages]
+    assert names[0] == "image" and names[-1] == "concatenate"
+    assert "encoder" in names and "projector" in names
+    assert record.stages[0].shape == (3, 96, 64)
+    assert record.features == (record.pictures, 64, 24)          # 8x8 patches of width 24 per picture
+    assert record.stages[-1].shape == tuple(tokens.shape)
+    assert "encoder" in record.table()
+
+
+def test_family_projectors_and_image_newline(encoder):
+    from vlmlab.projectors import MLPProjector, PatchMerger, PixelShuffleMLP
+
+    assert isinstance(VLMVisionPipeline(encoder, LLM_DIM).projector, MLPProjector)
+    assert isinstance(VLMVisionPipeline(encoder, LLM_DIM, tiling="internvl").projector, PixelShuffleMLP)
+    assert isinstance(VLMVisionPipeline(encoder, LLM_DIM, tiling="dynamic").projector, PatchMerger)
+    next_pipe = VLMVisionPipeline(encoder, LLM_DIM, tiling="llava-next")
+    assert next_pipe.image_newline.shape == (LLM_DIM,) and next_pipe.image_newline.requires_grad
+    assert VLMVisionPipeline(encoder, LLM_DIM).image_newline is None
+
+
+def test_forward_as_the_seed(encoder):
+    pipe = VLMVisionPipeline(encoder, llm_dim=LLM_DIM, projector="linear")
+    out = pipe(torch.randn(3, 3, 32, 32))
+    assert out.shape == (3, 64, LLM_DIM)  # (32/4)^2 = 64 patch tokens, CLS dropped
+    resampled = VLMVisionPipeline(encoder, llm_dim=LLM_DIM, projector="resampler", num_queries=9, num_heads=4)
+    assert resampled(torch.randn(2, 3, 32, 32)).shape == (2, 9, LLM_DIM)
+
+
+def test_projector_trains_encoder_does_not(encoder):
+    pipe = VLMVisionPipeline(encoder, llm_dim=LLM_DIM, tiling="llava-next").train()
+    assert not pipe.encoder.training                    # a frozen tower stays in eval mode
+    tokens, _ = pipe.encode_image(random_image(50, 130))
+    tokens.square().mean().backward()
+    assert all(p.grad is not None for p in pipe.projector.parameters())
+    assert pipe.image_newline.grad is not None
+    assert all(not p.requires_grad and p.grad is None for p in pipe.encoder.parameters())
+    trainable = {n.split(".")[0] for n, p in pipe.named_parameters() if p.requires_grad}
+    assert trainable == {"projector", "image_newline"}
+
+
+def test_bad_input(encoder):
+    with pytest.raises(ValueError, match=r"tiling must be one of \[None, 'naive', 'llava-next', 'internvl', 'dynamic'\], got 'anyres'"):
+        VLMVisionPipeline(encoder, LLM_DIM, tiling="anyres")
+    with pytest.raises(ValueError, match="unknown projector 'qformer'"):
+        VLMVisionPipeline(encoder, LLM_DIM, projector="qformer")
+    with pytest.raises(ValueError, match="one token per patch"):
+        VLMVisionPipeline(encoder, LLM_DIM, projector="resampler", tiling="llava-next", num_heads=4)
+    with pytest.raises(ValueError, match="has 1 channels.*expected 3"):
+        VLMVisionPipeline(encoder, LLM_DIM)(torch.randn(1, 1, 32, 32))
+    with pytest.raises(TypeError, match="PIL image"):
+        VLMVisionPipeline(encoder, LLM_DIM).encode_image(torch.rand(3, 32, 32))
+
+
+def test_tilings_constant():
+    assert TILINGS == (None, "naive", "llava-next", "internvl", "dynamic")
+
+
+def test_default_encoder_is_the_toy_clip():
+    from vlmlab.clip import TOY_CLIP_PATH
+
+    if not (TOY_CLIP_PATH / "config.json").exists():
+        pytest.skip("the toy CLIP has not been trained into data/toy-clip yet")
+    pipe = VLMVisionPipeline(llm_dim=LLM_DIM)
+    assert (pipe.image_size, pipe.patch_size) == (64, 8)
+    tokens, record = pipe.encode_image(random_image(120, 90))
+    assert tokens.shape == (64, LLM_DIM) and record.tokens == 64
