@@ -139,3 +139,57 @@ def test_hub_unreachable_fails_fast_with_advice(monkeypatch, tmp_path, setting):
     msg = str(err.value)
     assert "can't be reached" in msg and "load_clip() with no argument" in msg
     assert ("HF_HUB_OFFLINE" in msg) if setting == "HF_HUB_OFFLINE" else ("no network" in msg)
+
+
+# ------------------------------------------------------------------ the attention explorer widget
+def test_attention_explorer_pure_functions_and_speed(tiny_clip_dir):
+    import io
+    import statistics
+
+    import matplotlib.pyplot as plt
+
+    from vlmlab import attention
+    from vlmlab.widgets import clip as wclip
+
+    model, processor = vclip.load_clip(tiny_clip_dir, attn_implementation="eager")
+    images, _ = ShapesWorld().sample(1, seed=0)
+    data = wclip.clip_attentions(model, processor, images[0])
+    assert data["grid"] == (8, 8) and data["layers"] == 3 and data["image"].shape == (64, 64, 3)
+    assert 0.0 <= data["image"].min() and data["image"].max() <= 1.0
+
+    fig, info = wclip.attention_explorer_figure(data, layer="rollout", head="mean", alpha=0.5)
+    np_roll = attention.attention_rollout(data["attentions"])[0].reshape(8, 8).numpy()
+    assert info["map"].shape == (8, 8) and (info["map"] == np_roll).all()
+    plt.close(fig)
+    fig, info = wclip.attention_explorer_figure(data, layer=1, head=0)
+    assert (info["map"] == data["attentions"][1][0, 0, 0, 1:].reshape(8, 8).numpy()).all()
+    assert info["map"][info["peak"]] == info["map"].max()
+    plt.close(fig)
+
+    # one widget update = draw the figure and render it to PNG (the model ran once, cached)
+    times = []
+    for layer, head in [("rollout", "max"), (0, 1), (2, "mean")]:
+        start = time.perf_counter()
+        fig, _ = wclip.attention_explorer_figure(data, layer, head, 0.6)
+        fig.savefig(io.BytesIO(), format="png")
+        plt.close(fig)
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    print(f"attention explorer update: median {1000 * median:.0f} ms")
+    assert median < 1.0  # 200 ms on an idle 2-core machine; generous here for a shared one
+
+    with pytest.raises(ValueError, match="alpha must be in"):
+        wclip.attention_explorer_figure(data, alpha=2)
+
+
+def test_attention_explorer_widget_builds(tiny_clip_dir):
+    pytest.importorskip("ipywidgets")
+    from vlmlab.widgets import clip as wclip
+
+    model, processor = vclip.load_clip(tiny_clip_dir, attn_implementation="eager")
+    images, caps = ShapesWorld().sample(2, seed=0)
+    w = wclip.attention_explorer(model, processor, images=dict(zip(caps, images)))
+    controls = [c for box in w.children[:2] for c in box.children]
+    assert [c.description for c in controls] == ["image", "layer", "head", "opacity"]
+    controls[1].value = 0  # a change redraws without error
+    controls[2].value = 1
