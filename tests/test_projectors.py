@@ -335,3 +335,46 @@ def test_import_is_cheap():
     code = "import sys, vlmlab.projectors; print('transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------
+# The projector explorer's pure functions (notebook 08)
+# ---------------------------------------------------------------------------
+
+def test_widget_summary_and_figures():
+    import matplotlib.pyplot as plt
+
+    from vlmlab.widgets import projectors as wp
+
+    assert wp.projector_summary("mlp2x_gelu", 1024, 4096, (24, 24)) == dict(
+        name="mlp2x_gelu", parameters=20_979_712, tokens_in=576, tokens_out=576, grid=(24, 24), ratio=1.0)
+    assert wp.projector_summary("patch_merger", 1024, 4096, (24, 24))["tokens_out"] == 144
+    for name in wp.EXPLORER_PROJECTORS:
+        fig, info = wp.projector_figure(name, grid=(4, 6), num_queries=3)
+        plt.close(fig)
+        assert info["tokens_in"] == 24
+        assert info["tokens_out"] == {"resampler": 3, "pixel_shuffle_mlp": 6, "patch_merger": 6}.get(name, 24)
+        if name == "resampler":
+            assert info["maps"].shape == (3, 4, 6)
+    trained = Resampler(C, D, num_queries=2, num_heads=4).eval()
+    fig, info = wp.projector_figure("resampler", grid=GRID, resampler=trained, features=features(batch=1))
+    plt.close(fig)
+    torch.testing.assert_close(torch.from_numpy(info["maps"]).sum((1, 2)), torch.ones(2))
+    fig, info = wp.token_grid_figure((4, 4), 2, mode="pixel_shuffle")
+    plt.close(fig)
+    assert info["blocks"][0] == [0, 1, 4, 5]
+    fig, info = wp.token_grid_figure((4, 6), 2, mode="merge_order")
+    plt.close(fig)
+    assert info["order"] == merge_order((4, 6), 2).tolist()
+    with pytest.raises(ValueError, match="name must be one of"):
+        wp.projector_figure("qformer")
+
+
+def test_widget_builds():
+    pytest.importorskip("ipywidgets")
+    from vlmlab.widgets import projectors as wp
+
+    box = wp.projector_explorer()
+    dropdown = box.children[0].children[0]
+    dropdown.value = "pixel_shuffle_mlp"          # what a click does
+    assert "pixel_shuffle_mlp" in box.children[2].value
