@@ -23,8 +23,10 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	@# No display (a server, a container, CI): serve only, and print the URL to open.
+	@# As root (containers), Jupyter refuses to start without --allow-root.
 	$(BIN)/jupyter lab notebooks/00_start_here.ipynb --ServerApp.ip=127.0.0.1 \
-		$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
+		$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser) \
+		$(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
