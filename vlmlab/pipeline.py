@@ -248,8 +248,12 @@ class VLMVisionPipeline(nn.Module):
                                           tuple(features.shape), tokens.shape[0], stages)
 
         if self.tiling is None:
-            pictures, tile_grid, resized = [image], (1, 1), (S, S)
-            stages.append(Stage("resize + crop", (3, S, S), "shortest side to the encoder's size, centre crop"))
+            # CLIPImageProcessor: shorter side to S (the longer one int(S * long / short)), then a centre crop.
+            short, long = min(size), max(size)
+            resized = (S, int(S * long / short)) if size[0] <= size[1] else (int(S * long / short), S)
+            pictures, tile_grid = [image], (1, 1)
+            stages.append(Stage("resize", (3, *resized), "shorter side to the encoder's size"))
+            stages.append(Stage("centre crop", (3, S, S), f"keeps {short / long:.0%} of the image"))
         else:
             from .tiling import plan_tiles
 
