@@ -333,6 +333,9 @@ def train(
         if require_bar and not meets:
             log(f"accuracies {_fmt(metrics)} miss the bar {BAR}; checkpoint left in {tmp}, {out} unchanged")
             return metrics
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a checkpoint is for everyone
+        for f in tmp.iterdir():
+            os.chmod(f, 0o644)
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
