@@ -41,6 +41,19 @@ def test_registered_params_match_the_architecture(key):
     assert _count(model) == encoders.get(key).params
 
 
+@pytest.mark.parametrize("key, timm_name", [("eva01-clip-g-14", "eva_giant_patch14_224"),
+                                            ("eva02-clip-e-14-plus", "eva02_enormous_patch14_clip_224"),
+                                            ("openclip-vit-bigg-14", "vit_gigantic_patch14_clip_224")])
+def test_paper_rounded_params_match_timm(key, timm_name):
+    """The papers round (1.0B, 4.4B, 1.9B); timm's implementations, built on the meta device, agree within 5 %."""
+    timm = pytest.importorskip("timm")
+    e = encoders.get(key)
+    with torch.device("meta"):
+        model = timm.create_model(timm_name, pretrained=False, num_classes=0)
+    assert (model.embed_dim, len(model.blocks), model.patch_embed.patch_size[0]) == (e.width, e.layers, e.patch_size)
+    assert abs(_count(model) - e.params) / e.params < 0.05
+
+
 def test_clip_tower_matches_what_the_wrapper_reports(tmp_path):
     """The registry's CLIP figures are what VLMVisionEncoder reads from a CLIP config."""
     import transformers as tf

@@ -11,7 +11,9 @@ the model's released config or paper, linked in ``sources``. Parameter counts
 are the vision tower only. For the encoders that ``transformers`` implements
 (CLIP, SigLIP, DINOv2, Qwen2-VL's ViT), ``tests/test_encoders.py`` builds the
 architecture from these figures on PyTorch's ``meta`` device (no weights, no
-download) and checks that it has the registered number of parameters.
+download) and checks that it has exactly the registered number of parameters;
+for EVA-CLIP and OpenCLIP ViT-bigG, whose registered counts are the papers'
+rounded figures, it builds timm's implementation and checks them within 5 %.
 Token counts are computed from the registry (``num_patches``), never typed.
 """
 
@@ -108,7 +110,7 @@ ENCODERS: dict[str, VisionEncoder] = {
             "learned absolute", "EVA MIM pre-training, then image-text contrastive",
             None,
             ("https://arxiv.org/abs/2303.15389 (EVA-CLIP, Table 1: 1.0B image encoder)",
-             "https://github.com/baaivision/EVA/blob/master/EVA-CLIP/rei/eva_clip/model_configs/EVA01-CLIP-g-14.json"),
+             "https://github.com/mlfoundations/open_clip/blob/main/src/open_clip/model_configs/EVA01-g-14.json (timm eva_giant_patch14_224)"),
             "The seed's width 1408 is this model's (head width 88 × 16 heads), not EVA-CLIP-E's.",
         ),
         VisionEncoder(
@@ -116,7 +118,7 @@ ENCODERS: dict[str, VisionEncoder] = {
             "learned absolute", "EVA-02 MIM pre-training, then image-text contrastive (LAION-2B)",
             None,
             ("https://arxiv.org/abs/2303.15389 (EVA-CLIP, Table 1: 4.4B image encoder)",
-             "https://github.com/baaivision/EVA/blob/master/EVA-CLIP/rei/eva_clip/model_configs/EVA02-CLIP-bigE-14-plus.json"),
+             "https://github.com/mlfoundations/open_clip/blob/main/src/open_clip/model_configs/EVA02-E-14-plus.json (timm eva02_enormous_patch14_clip_224)"),
             "4.4B parameters at width 1792 (head width 112 × 16 heads), 224 px.",
         ),
         VisionEncoder(
@@ -147,6 +149,7 @@ ENCODERS: dict[str, VisionEncoder] = {
             None,
             ("https://arxiv.org/abs/2308.12966 (Qwen-VL, Table 1: 1.9B vision encoder; 448 px in stages 2-3)",
              "https://github.com/mlfoundations/open_clip/blob/main/src/open_clip/model_configs/ViT-bigG-14.json"),
+            "1.9B is the Qwen-VL paper's figure; the OpenCLIP tower itself (timm vit_gigantic_patch14_clip_224) has 1.84B.",
         ),
         VisionEncoder(
             "qwen2-vl-vit", "Qwen2-VL ViT (675M)", "Alibaba Qwen", 675_759_104, None, 14, 1280, 32, 16, False,
