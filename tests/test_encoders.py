@@ -107,3 +107,18 @@ def test_tables_and_errors():
         encoders.get("clip-vit-l-14").num_patches(10)
     with pytest.raises(ValueError, match="no fixed input size"):
         encoders.get("qwen2-vl-vit").num_patches()
+
+
+@pytest.mark.parametrize("key, qk_norm, norm", [("internvit-300m-448px", False, "layer_norm"),
+                                               ("internvit-6b-448px-v1-5", True, "rms_norm")])
+def test_internvit_params_match_transformers(key, qk_norm, norm):
+    """Model cards say 304M and 5540M; transformers' InternVLVisionModel with these figures agrees within 1 %."""
+    from transformers import InternVLVisionConfig, InternVLVisionModel
+
+    e = encoders.get(key)
+    cfg = InternVLVisionConfig(hidden_size=e.width, num_hidden_layers=e.layers, num_attention_heads=e.heads,
+                               intermediate_size=4 * e.width, image_size=[e.image_size] * 2, patch_size=[e.patch_size] * 2,
+                               use_qk_norm=qk_norm, norm_type=norm, attention_bias=not qk_norm)
+    with torch.device("meta"):
+        model = InternVLVisionModel(cfg)
+    assert abs(_count(model) - e.params) / e.params < 0.01

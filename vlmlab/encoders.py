@@ -12,8 +12,8 @@ are the vision tower only. For the encoders that ``transformers`` implements
 (CLIP, SigLIP, DINOv2, Qwen2-VL's ViT), ``tests/test_encoders.py`` builds the
 architecture from these figures on PyTorch's ``meta`` device (no weights, no
 download) and checks that it has exactly the registered number of parameters;
-for EVA-CLIP and OpenCLIP ViT-bigG, whose registered counts are the papers'
-rounded figures, it builds timm's implementation and checks them within 5 %.
+for EVA-CLIP, OpenCLIP ViT-bigG and InternViT, whose registered counts are the papers/model cards
+rounded figures, it builds timm's or transformers' implementation and checks them within 5 %.
 Token counts are computed from the registry (``num_patches``), never typed.
 """
 
