@@ -111,4 +111,4 @@ def test_tiny_run_beats_chance_by_far():
     data = alignment.prepare_data(n_train=400)
     result = run_alignment("linear", data=data, steps=100, batch_size=64)
     assert result.accuracy_before < 5 * data.chance      # untrained: about chance
-    assert result.accuracy_after > 20 * data.chance      # trained: far above it
+    assert result.accuracy_after > 50 * data.chance      # trained: far above it
