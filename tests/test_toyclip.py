@@ -114,3 +114,17 @@ def test_committed_checkpoint_zero_shot_sample():
 @pytest.mark.slow
 def test_committed_checkpoint_meets_the_bar():
     assert toyclip.meets_bar(toyclip.evaluate(ckpt, log=lambda *a: None))
+
+
+def test_classic_vocab_and_merges_files_give_the_same_tokenizer(tmp_path, processor):
+    """vocab.json + merges.txt (the files OpenAI-style tokenizers ship) rebuild the same tokenizer."""
+    from transformers import CLIPModel, CLIPTokenizer
+
+    model = CLIPModel(toyclip.build_config(processor.tokenizer, toyclip.TINY_ARCH))
+    toyclip.save_checkpoint(model, processor, tmp_path)
+    vocab = json.loads((tmp_path / "vocab.json").read_text())
+    lines = (tmp_path / "merges.txt").read_text().splitlines()
+    assert lines[0].startswith("#version")
+    rebuilt = CLIPTokenizer(vocab=vocab, merges=[tuple(line.split()) for line in lines[1:]])
+    texts = ShapesWorld().captions()[:20] + ["hello world", "a circle"]
+    assert rebuilt(texts).input_ids == processor.tokenizer(texts).input_ids
