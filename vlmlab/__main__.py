@@ -48,6 +48,8 @@ def main(argv=None) -> int:
             failed += 1
     if sizes:
         print(budget.format_table(budget.budget_table(sizes, args.family)))
+        print("\ntiles: pictures the vision encoder runs (crops + base image/thumbnail); grid: rows x cols of crops "
+              "(qwen2-vl: of merged tokens); resized: the image content's size in pixels.")
     return 1 if failed else 0
 
 
