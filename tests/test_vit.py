@@ -194,3 +194,17 @@ def test_key_map_covers_every_weight_once():
     assert sorted(ours) == sorted(vit.state_dict())
     with pytest.raises(TypeError, match="CLIP vision model"):
         ViT.from_hf_clip(torch.nn.Linear(2, 2))
+
+
+def test_from_hf_clip_keeps_dtype():
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    cfg = CLIPVisionConfig(image_size=16, patch_size=4, hidden_size=16, intermediate_size=24, num_hidden_layers=1,
+                           num_attention_heads=2)
+    hf = CLIPVisionModel(cfg).to(torch.bfloat16).eval()
+    vit = ViT.from_hf_clip(hf)
+    assert {p.dtype for p in vit.parameters()} == {torch.bfloat16}
+    x = torch.randn(1, 3, 16, 16, dtype=torch.bfloat16)
+    with torch.no_grad():
+        torch.testing.assert_close(vit.forward_features(x).pooler_output, hf(pixel_values=x).pooler_output,
+                                   atol=3e-2, rtol=3e-2)

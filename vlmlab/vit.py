@@ -266,7 +266,8 @@ class ViT(nn.Module):
         ``CLIPModel`` (its vision tower is used). The copy follows :func:`clip_key_map`
         and checks every shape. The result gives the same ``last_hidden_state``,
         ``pooler_output``, hidden states and attention maps as the HF model (float32, 1e-4);
-        it has no classification head (``num_classes=0``), and is in eval mode.
+        it has no classification head (``num_classes=0``), is in eval mode, and sits on the
+        device and in the dtype of CLIP's weights.
         """
         tower = vision_model
         while hasattr(tower, "vision_model"):  # CLIPModel / ...WithProjection / older CLIPVisionModel
@@ -296,7 +297,8 @@ class ViT(nn.Module):
                 if value.shape != expected and tuple(expected) != (1,) * (len(expected) - value.ndim) + tuple(value.shape):
                     raise ValueError(f"shape mismatch copying {theirs} {tuple(value.shape)} into {ours} {tuple(expected)}")
                 target[ours].copy_(value.reshape(expected))
-        return model.eval()
+        reference = source["embeddings.patch_embedding.weight"]
+        return model.to(device=reference.device, dtype=reference.dtype).eval()  # where and how CLIP's weights live
 
 
 def clip_key_map(num_layers: int) -> list[tuple[str, str | tuple[str, ...]]]:
