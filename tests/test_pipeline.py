@@ -145,6 +145,18 @@ def test_bad_input(encoder):
         VLMVisionPipeline(encoder, LLM_DIM).encode_image(torch.rand(3, 32, 32))
 
 
+def test_encoder_by_path_or_model(tiny_clip):
+    from transformers import CLIPModel
+
+    by_path = VLMVisionPipeline(tiny_clip, llm_dim=LLM_DIM, feature_layer=-1)
+    assert by_path.encoder.feature_layer == -1 and by_path.vision_dim == 24
+    by_model = VLMVisionPipeline(CLIPModel.from_pretrained(tiny_clip), llm_dim=LLM_DIM)
+    x = torch.randn(1, 3, 32, 32)
+    assert by_model(x).shape == (1, 64, LLM_DIM)
+    with pytest.raises(TypeError, match="encoder must be None"):
+        VLMVisionPipeline(torch.nn.Linear(2, 2), llm_dim=LLM_DIM)
+
+
 def test_tilings_constant():
     assert TILINGS == (None, "naive", "llava-next", "internvl", "dynamic")
 

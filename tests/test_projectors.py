@@ -328,11 +328,12 @@ def test_non_square_num_queries_use_the_most_square_grid():
 
 
 def test_import_is_cheap():
-    # projectors must not pull in transformers at import time
+    # projectors, pipeline, alignment and the explorer must not pull in transformers at import time
     import subprocess
     import sys
 
-    code = "import sys, vlmlab.projectors; print('transformers' in sys.modules)"
+    code = ("import sys, vlmlab.projectors, vlmlab.pipeline, vlmlab.alignment, vlmlab.widgets.projectors; "
+            "print('transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
