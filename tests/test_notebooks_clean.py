@@ -41,6 +41,7 @@ def test_strip_keeps_checked_text_and_drops_the_rest():
     out = nbtools.strip_notebook(nb)
     assert out["cells"][0]["outputs"] == [] and out["cells"][0]["execution_count"] is None
     kept = out["cells"][1]["outputs"]
+    assert out["cells"][1]["execution_count"] == 4  # nbval skips checked cells without a count
     assert kept[0]["text"] == "2\n"
     assert kept[1]["data"] == {"text/plain": "<Figure>"}  # the PNG is gone
     assert "widgets" not in out["metadata"]

@@ -53,7 +53,10 @@ def strip_notebook(nb: dict) -> dict:
         if cell.get("cell_type") != "code":
             continue
         cell["outputs"] = _text_only(cell.get("outputs", [])) if is_checked(cell) else []
-        cell["execution_count"] = None
+        # nbval compares only cells that were run: a checked cell keeps its count
+        # (a stored output without one is an "unrun reference cell" to nbval).
+        if not cell["outputs"]:
+            cell["execution_count"] = None
         meta = cell.get("metadata", {})
         for key in ("execution", "collapsed", "scrolled"):
             meta.pop(key, None)
@@ -77,8 +80,10 @@ def problems(path) -> list[str]:
             size = len(json.dumps(outputs))
             if size > MAX_CHECKED_OUTPUT_CHARS:
                 found.append(f"cell {i} (checked) output is {size} chars, over {MAX_CHECKED_OUTPUT_CHARS}")
-        if cell.get("execution_count") is not None:
+        if cell.get("execution_count") is not None and not (is_checked(cell) and outputs):
             found.append(f"cell {i} has an execution_count (strip it)")
+        if is_checked(cell) and outputs and cell.get("execution_count") is None:
+            found.append(f"cell {i} (checked) has outputs but no execution_count: nbval would call it unrun")
     if "widgets" in nb.get("metadata", {}):
         found.append("notebook metadata carries widget state")
     return found
