@@ -174,6 +174,11 @@ def test_wrong_feature_width_names_expected_and_got(name):
         proj(features(dim=C + 1), grid=GRID)
 
 
+def test_the_seeds_mlp_name_is_mlp2x_gelu():
+    proj = build_projector("mlp", C, D)
+    assert isinstance(proj, MLPProjector) and proj.depth == 2
+
+
 def test_unknown_projector_lists_the_valid_names():
     with pytest.raises(ValueError, match=r"unknown projector 'qformer'.*linear.*mlp\{d\}x_gelu.*resampler.*pixel_shuffle_mlp.*patch_merger"):
         build_projector("qformer", C, D)

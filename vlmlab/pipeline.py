@@ -240,7 +240,8 @@ class VLMVisionPipeline(nn.Module):
             grid = self.dynamic.grid(size)
             resized = self.dynamic.target_size(size)
             stages.append(Stage("smart resize", (3, *resized), f"multiples of {self.dynamic.factor}"))
-            features = self.dynamic([image])[0].unsqueeze(0)                       # (1, N, C)
+            with torch.no_grad():                                                   # frozen encoder
+                features = self.dynamic([image])[0].unsqueeze(0)                   # (1, N, C)
             stages.append(Stage("encoder", tuple(features.shape), f"{grid[0]}x{grid[1]} patches, CLIP positions resized in 2-D"))
             tokens = self.projector(features, grid=grid)[0]                         # (N/4, D)
             stages.append(Stage("projector", tuple(tokens.shape), f"{self.projector_name}"))

@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 PROJECTOR_NAMES = ("linear", "mlp{d}x_gelu", "resampler", "pixel_shuffle_mlp", "patch_merger")
+# The seed tutorial's name for LLaVA-1.5's projector.
+ALIASES = {"mlp": "mlp2x_gelu"}
 
 
 # ----------------------------------------------------------------------------
@@ -449,10 +451,11 @@ def build_projector(name: str, vision_dim: int, llm_dim: int, **options) -> nn.M
 
     ``options`` go to the constructor (``num_queries=``, ``num_heads=``,
     ``depth=``, ``scale=``, ``merge_size=`` ...). The names follow LLaVA's
-    ``mm_projector_type``.
+    ``mm_projector_type``; the seed's ``"mlp"`` means ``"mlp2x_gelu"``.
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, one of {list(PROJECTOR_NAMES)}, got {type(name).__name__}")
+    name = ALIASES.get(name, name)
     mlp = re.fullmatch(r"mlp(\d+)x_gelu", name)
     if name == "linear":
         return LinearProjector(vision_dim, llm_dim, **options)
