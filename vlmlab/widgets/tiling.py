@@ -60,7 +60,8 @@ def tile_plan_figure(image, method: str, tile_size: int | None = None, max_tiles
 
     # left: the canvas (tiles put back together), grid drawn, image area outlined; right: the tiles apart + thumbnail
     canvas = tiling_canvas(plan)
-    fig = plt.figure(figsize=(10, 4.4))
+    wide = plan.canvas[1] >= 2 * plan.canvas[0]  # a wide canvas needs less height
+    fig = plt.figure(figsize=(10, 3.2 if wide else 4.4))
     spec = fig.add_gridspec(1, 3, width_ratios=[1.25, 1.25, 0.5], wspace=0.08, left=0.02, right=0.98, top=0.8, bottom=0.04)
     ax = fig.add_subplot(spec[0])
     show_image(ax, canvas, title=f"canvas {plan.canvas[0]}x{plan.canvas[1]}, grid {rows}x{cols}")
