@@ -157,6 +157,31 @@ def test_encoder_by_path_or_model(tiny_clip):
         VLMVisionPipeline(torch.nn.Linear(2, 2), llm_dim=LLM_DIM)
 
 
+def test_llava_style_pipeline_equals_transformers_llava(encoder):
+    # LLaVA-1.5 in transformers: vision tower -> hidden_states[-2][:, 1:] -> multi_modal_projector.
+    from transformers import LlamaConfig, LlavaConfig, LlavaModel
+
+    pipe = VLMVisionPipeline(encoder, llm_dim=LLM_DIM).eval()
+    config = LlavaConfig(vision_config=encoder.vision_model.config.to_dict(),
+                         text_config=LlamaConfig(hidden_size=LLM_DIM, num_attention_heads=4, num_hidden_layers=1,
+                                                 intermediate_size=64, vocab_size=64).to_dict(),
+                         vision_feature_layer=-2, vision_feature_select_strategy="default",
+                         projector_hidden_act="gelu")
+    llava = LlavaModel(config).eval()
+    tower = llava.vision_tower
+    tower = getattr(tower, "vision_model", tower)             # CLIPVisionModel wraps a CLIPVisionTransformer
+    ours = getattr(encoder.vision_model, "vision_model", encoder.vision_model)
+    tower.load_state_dict(ours.state_dict())
+    llava.multi_modal_projector.linear_1.load_state_dict(pipe.projector.proj[0].state_dict())
+    llava.multi_modal_projector.linear_2.load_state_dict(pipe.projector.proj[2].state_dict())
+    pixel_values = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        out = llava.get_image_features(pixel_values, vision_feature_layer=-2,
+                                       vision_feature_select_strategy="default", output_hidden_states=True)
+        expected = torch.stack(list(out.pooler_output if hasattr(out, "pooler_output") else out))
+        torch.testing.assert_close(pipe(pixel_values), expected, atol=1e-5, rtol=1e-5)
+
+
 def test_tilings_constant():
     assert TILINGS == (None, "naive", "llava-next", "internvl", "dynamic")
 

@@ -1,19 +1,18 @@
 """The whole vision side of a VLM: image → preprocessing / tiles → frozen encoder → projector → LLM tokens.
 
-``VLMVisionPipeline`` is the seed's pipeline, generalised to the four ways the
+``VLMVisionPipeline`` is the seed's pipeline, generalised to the five ways the
 families in this course feed an image to their LLM (``tiling=``):
 
-==============  ==================================  =====================  ====================================
-``tiling``      pictures the encoder sees           projector (default)    token count equals
-==============  ==================================  =====================  ====================================
-``None``        one, resized + centre-cropped       ``mlp2x_gelu``         ``token_budget(.., "llava-1.5")``
-``"naive"``     the seed's grid + a thumbnail       ``mlp2x_gelu``         (the seed's; no family)
-``"llava-next"``base image + anyres crops           ``mlp2x_gelu`` then    ``token_budget(.., "llava-next")``
-                                                    unpad + ``image_newline``
-``"internvl"``  dynamic tiles (+ thumbnail)         ``pixel_shuffle_mlp``  ``token_budget(.., "internvl2")``
-``"dynamic"``   one, at its own (smart-resized)     ``patch_merger``       ``token_budget(.., "qwen2-vl")``
-                resolution
-==============  ==================================  =====================  ====================================
+* ``tiling=None`` — one picture, resized and centre-cropped; ``mlp2x_gelu``;
+  tokens = ``token_budget(size, "llava-1.5")``.
+* ``"naive"`` — the seed's grid plus a thumbnail; ``mlp2x_gelu``; no family
+  (the seed's own rule).
+* ``"llava-next"`` — base image + anyres crops; ``mlp2x_gelu``, then unpad and
+  one learned ``image_newline`` per row; tokens = ``token_budget(size, "llava-next")``.
+* ``"internvl"`` — dynamic tiles (+ thumbnail); pixel shuffle + MLP;
+  tokens = ``token_budget(size, "internvl2")``.
+* ``"dynamic"`` — one picture at its own (smart-resized) resolution; the 2 × 2
+  patch merger; tokens = ``token_budget(size, "qwen2-vl")``.
 
 Tile size and patch size are the encoder's (64 and 8 for the toy CLIP, 336
 and 14 for CLIP ViT-L/14-336), and ``token_budget`` is asked with the same
