@@ -229,6 +229,18 @@ def test_pixel_shuffle_equals_transformers_internvl_and_idefics3():
     assert torch.equal(ours, idefics3)
 
 
+def test_internvl_v1_pixel_shuffle_is_ours_transposed():
+    # ps_version "v1" skipped the last permute: same blocks, read column by column.
+    def v1(x, scale_factor=0.5):
+        n, w, h, c = x.size()
+        x = x.view(n, w, int(h * scale_factor), int(c / scale_factor)).permute(0, 2, 1, 3).contiguous()
+        return x.view(n, int(h * scale_factor), int(w * scale_factor), int(c / (scale_factor * scale_factor)))
+
+    x = features((6, 6))
+    ours = PixelShuffle(2)(x).view(2, 3, 3, 4 * C)                     # (B, block rows, block cols, 4C)
+    assert torch.equal(v1(x.reshape(2, 6, 6, C)), ours.transpose(1, 2))
+
+
 def test_pixel_shuffle_order_by_hand():
     # Token t holds the number t in every channel: on a 4 x 4 grid the first output
     # token is the top-left 2 x 2 block, row-major: patches 0, 1, 4, 5.
