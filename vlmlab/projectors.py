@@ -21,17 +21,19 @@ tokens are in row-major order everywhere in vlmlab.
 
 Checked against (see ``tests/test_projectors.py``):
 
-* LLaVA, ``llava/model/multimodal_projector/builder.py`` ``build_vision_projector``:
+* LLaVA (Liu et al., 2023, https://arxiv.org/abs/2304.08485; LLaVA-1.5,
+  https://arxiv.org/abs/2310.03744), ``llava/model/multimodal_projector/builder.py`` ``build_vision_projector``:
   ``mlp{d}x_gelu`` = ``Linear(vision, llm)`` then ``(GELU, Linear(llm, llm))`` × (d − 1);
   ``transformers.models.llava.modeling_llava.LlavaMultiModalProjector`` for d = 2.
-* Qwen-VL (Bai et al., 2023), ``visual.py`` ``Resampler``: learned queries,
+* Qwen-VL (Bai et al., 2023, https://arxiv.org/abs/2308.12966), ``visual.py`` ``Resampler``: learned queries,
   ``kv_proj`` (no bias), ``ln_q``, ``ln_kv``, 2-D sin-cos positions added to the
   queries and to the keys (not to the values), ``nn.MultiheadAttention``, then
   the vision tower's ``ln_post`` and ``proj``.
-* InternVL (Chen et al., 2024), ``modeling_internvl_chat.py`` ``pixel_shuffle``
-  (``ps_version="v2"``) and ``mlp1``; ``transformers.models.internvl.modeling_internvl``
-  ``InternVLModel.pixel_shuffle`` and ``InternVLMultiModalProjector``.
-* Qwen2-VL (Wang et al., 2024), ``transformers.models.qwen2_vl.modeling_qwen2_vl.PatchMerger``
+* InternVL 1.5 (Chen et al., 2024, https://arxiv.org/abs/2404.16821), ``modeling_internvl_chat.py``
+  ``pixel_shuffle`` (``ps_version="v2"``; "v1" = the same blocks transposed) and ``mlp1``;
+  ``transformers.models.internvl.modeling_internvl`` ``InternVLModel.pixel_shuffle`` and
+  ``InternVLMultiModalProjector``; ``transformers.models.idefics3.modeling_idefics3.Idefics3Connector.pixel_shuffle``.
+* Qwen2-VL (Wang et al., 2024, https://arxiv.org/abs/2409.12191), ``transformers.models.qwen2_vl.modeling_qwen2_vl.PatchMerger``
   and the patch order of ``Qwen2VLImageProcessor.patchify``.
 """
 
@@ -46,6 +48,7 @@ from torch import nn
 from ._validate import as_positive_int, check_token_batch
 
 __all__ = [
+    "ALIASES",
     "PROJECTOR_NAMES",
     "LinearProjector",
     "MLPProjector",
@@ -57,6 +60,7 @@ __all__ = [
     "infer_grid",
     "merge_order",
     "num_parameters",
+    "space_to_depth",
 ]
 
 PROJECTOR_NAMES = ("linear", "mlp{d}x_gelu", "resampler", "pixel_shuffle_mlp", "patch_merger")
