@@ -6,43 +6,13 @@ import random
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from vlmlab import budget, tiling
+from vlmlab import budget
 from vlmlab.budget import FAMILIES, token_budget
 
-
-
-def random_sizes(n, low=1, high=4000, seed=0):
-    rng = random.Random(seed)
-    return [(rng.randint(low, high), rng.randint(low, high)) for _ in range(n)]
-
-
-def random_image(height, width, seed=0):
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
-@pytest.fixture(scope="module")
-def llava_next_processor():
-    """LlavaNextProcessor built offline (as in test_tiling.py): llava-v1.6's settings + a 3-word tokenizer."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlavaNextImageProcessor, LlavaNextProcessor, PreTrainedTokenizerFast
-
-    def build(tile_size=336, patch_size=14):
-        words = Tokenizer(models.WordLevel({"<unk>": 0, "<image>": 1, "hello": 2}, unk_token="<unk>"))
-        words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-        tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="<unk>", additional_special_tokens=["<image>"])
-        image_processor = LlavaNextImageProcessor(
-            size={"shortest_edge": tile_size}, crop_size={"height": tile_size, "width": tile_size},
-            image_grid_pinpoints=[list(p) for p in tiling.scaled_pinpoints(tile_size)],
-        )
-        return LlavaNextProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=patch_size,
-                                  vision_feature_select_strategy="default", num_additional_image_tokens=1)
-
-    return build
+from helpers import llava_next_processor, random_image, random_sizes
 
 
 def test_single_picture_families_hand_worked():
@@ -59,7 +29,7 @@ def test_every_family_answers_for_a_photo():
         assert len(b.grid) == 2 and len(b.resized) == 2
 
 
-def test_llava_next_budget_matches_processor(llava_next_processor):
+def test_llava_next_budget_matches_processor():
     processor = llava_next_processor()
     sizes = random_sizes(200, seed=11)
     counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]
@@ -69,7 +39,7 @@ def test_llava_next_budget_matches_processor(llava_next_processor):
         assert b.tiles == b.grid[0] * b.grid[1] + 1  # crops + base image
 
 
-def test_toy_encoder_overrides_match_processor(llava_next_processor):
+def test_toy_encoder_overrides_match_processor():
     processor = llava_next_processor(tile_size=64, patch_size=8)
     sizes = random_sizes(100, high=600, seed=12)
     counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]

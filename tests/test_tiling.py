@@ -31,37 +31,7 @@ from vlmlab.tiling import (
     split_image_to_tiles,
 )
 
-
-def random_sizes(n, low=1, high=4000, seed=0):
-    rng = random.Random(seed)
-    return [(rng.randint(low, high), rng.randint(low, high)) for _ in range(n)]
-
-
-def random_image(height, width, seed=0):
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
-@pytest.fixture(scope="module")
-def llava_next_processor():
-    """A LlavaNextProcessor built offline: the default image processor at 336 (as llava-v1.6) + a 3-word tokenizer."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlavaNextImageProcessor, LlavaNextProcessor, PreTrainedTokenizerFast
-
-    def build(tile_size=336, patch_size=14):
-        words = Tokenizer(models.WordLevel({"<unk>": 0, "<image>": 1, "hello": 2}, unk_token="<unk>"))
-        words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-        tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="<unk>", additional_special_tokens=["<image>"])
-        image_processor = LlavaNextImageProcessor(
-            size={"shortest_edge": tile_size},
-            crop_size={"height": tile_size, "width": tile_size},
-            image_grid_pinpoints=[list(p) for p in scaled_pinpoints(tile_size)],
-        )
-        # llava-v1.6 drops CLIP's CLS token: strategy "default" with one additional token
-        return LlavaNextProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=patch_size,
-                                  vision_feature_select_strategy="default", num_additional_image_tokens=1)
-
-    return build
+from helpers import llava_next_processor, random_image, random_sizes
 
 
 # ----------------------------------------------------------------------------- LLaVA-NeXT
@@ -99,7 +69,7 @@ def test_resized_size_matches_transformers():
         assert tiling.llava_next_resized_size((height, width), target) == tuple(expected), (height, width)
 
 
-def test_llava_next_num_tokens_matches_processor_count(llava_next_processor):
+def test_llava_next_num_tokens_matches_processor_count():
     processor = llava_next_processor()
     sizes = random_sizes(500, seed=3) + [(336, 336), (1, 1), (1, 5000), (5000, 1), (20000, 20000)]
     counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]
@@ -107,14 +77,14 @@ def test_llava_next_num_tokens_matches_processor_count(llava_next_processor):
         assert llava_next_num_tokens(size) == expected, size
 
 
-def test_llava_next_num_tokens_matches_processor_for_a_toy_encoder(llava_next_processor):
+def test_llava_next_num_tokens_matches_processor_for_a_toy_encoder():
     processor = llava_next_processor(tile_size=64, patch_size=8)
     sizes = random_sizes(300, high=800, seed=4)
     counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]
     assert [llava_next_num_tokens(s, tile_size=64, patch_size=8) for s in sizes] == counted
 
 
-def test_llava_next_tokens_in_input_ids(llava_next_processor):
+def test_llava_next_tokens_in_input_ids():
     """The real thing: the processor expands <image> into this many placeholder tokens."""
     processor = llava_next_processor()
     for i, (height, width) in enumerate([(123, 457), (500, 90), (336, 336)]):
@@ -122,7 +92,7 @@ def test_llava_next_tokens_in_input_ids(llava_next_processor):
         assert int((out["input_ids"] == 1).sum()) == llava_next_num_tokens((height, width))
 
 
-def test_llava_next_pixel_values_match_image_processor(llava_next_processor):
+def test_llava_next_pixel_values_match_image_processor():
     image_processor = llava_next_processor().image_processor
     for i, (height, width) in enumerate([(123, 457), (700, 333), (40, 41)]):
         image = random_image(height, width, i)
