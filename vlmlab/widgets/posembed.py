@@ -98,8 +98,8 @@ def posembed_figure(tables: dict, kind: str, row: int, col: int, new_side: int):
     low = float(min(old_map.min(), new_map.min()))  # one colour scale for both panels
     how = {"learned": "interpolated (bicubic)", "sincos1d": "recomputed (1-D)", "sincos2d": "recomputed (2-D)"}[kind]
     for ax, m, (r, c), g, title in [
-        (axes[0], old_map, (row, col), (rows, cols), f"{kind}: patch ({row}, {col}) on {rows}x{cols}"),
-        (axes[1], new_map, (new_r, new_c), (side, side), f"{how} to {side}x{side}: patch ({new_r}, {new_c})"),
+        (axes[0], old_map, (row, col), (rows, cols), f"{kind} on {rows}x{cols}\npatch ({row}, {col})"),
+        (axes[1], new_map, (new_r, new_c), (side, side), f"{how} to {side}x{side}\npatch ({new_r}, {new_c})"),
     ]:
         im = ax.imshow(m, cmap="viridis", vmin=low, vmax=1.0, interpolation="nearest")
         ax.plot(c, r, marker="s", markersize=max(3, 60 / max(g)), markerfacecolor="none", markeredgecolor="red")
