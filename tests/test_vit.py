@@ -208,3 +208,27 @@ def test_from_hf_clip_keeps_dtype():
     with torch.no_grad():
         torch.testing.assert_close(vit.forward_features(x).pooler_output, hf(pixel_values=x).pooler_output,
                                    atol=3e-2, rtol=3e-2)
+
+
+def test_same_maths_as_the_seeds_transformer_encoder():
+    # The seed's ViT: nn.TransformerEncoder(norm_first=True, gelu) + final LayerNorm on every token.
+    # With our weights copied in (and dropout off) it must give our forward(x, return_features=True).
+    from torch import nn
+
+    vit = _tiny()
+    layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=128, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True)
+    encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False).eval()
+    with torch.no_grad():
+        for ours, theirs in zip(vit.blocks, encoder.layers):
+            theirs.self_attn.in_proj_weight.copy_(ours.attn.qkv.weight)  # same [q; k; v] stacking
+            theirs.self_attn.in_proj_bias.copy_(ours.attn.qkv.bias)
+            theirs.self_attn.out_proj.load_state_dict(ours.attn.proj.state_dict())
+            theirs.linear1.load_state_dict(ours.mlp.fc1.state_dict())
+            theirs.linear2.load_state_dict(ours.mlp.fc2.state_dict())
+            theirs.norm1.load_state_dict(ours.norm1.state_dict())
+            theirs.norm2.load_state_dict(ours.norm2.state_dict())
+        x = torch.randn(2, 3, 24, 32)
+        tokens = vit.add_positions(vit.embed_patches(x), vit.grid)
+        seed_features = vit.norm(encoder(tokens))
+        torch.testing.assert_close(vit(x, return_features=True), seed_features, atol=1e-5, rtol=1e-5)
