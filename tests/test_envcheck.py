@@ -57,3 +57,27 @@ def test_unknown_attribute_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         vlmlab.nope  # noqa: B018
+
+
+def test_import_vlmlab_loads_neither_torch_nor_transformers():
+    # `import vlmlab` must stay cheap: submodules load on first use (PEP 562).
+    import subprocess
+    import sys
+
+    code = "import sys, vlmlab; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_every_module_imports_without_transformers():
+    # Each module defers transformers to the functions that need it.
+    import subprocess
+    import sys
+
+    code = ("import sys, vlmlab\n"
+            "for name in vlmlab._SUBMODULES: getattr(vlmlab, name)\n"
+            "import vlmlab.widgets.patches, vlmlab.widgets.vit, vlmlab.widgets.posembed, vlmlab.widgets.clip, "
+            "vlmlab.widgets.tiling, vlmlab.widgets.budget, vlmlab.widgets.projectors\n"
+            "print(sorted(m for m in ('transformers', 'ipywidgets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

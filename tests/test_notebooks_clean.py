@@ -45,3 +45,35 @@ def test_strip_keeps_checked_text_and_drops_the_rest():
     assert kept[0]["text"] == "2\n"
     assert kept[1]["data"] == {"text/plain": "<Figure>"}  # the PNG is gone
     assert "widgets" not in out["metadata"]
+
+
+def _tiny_notebook(path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    nb = new_notebook(cells=[
+        new_markdown_cell("# 99 · A tiny notebook"),
+        new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(6 * 7)"),
+        new_code_cell("x = list(range(3))\nx"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_run_keeps_only_the_checked_output(tmp_path):
+    path = tmp_path / "99_tiny.ipynb"
+    _tiny_notebook(path)
+    nbtools.run([path])
+    cells = json.loads(path.read_text())["cells"]
+    assert "".join(cells[1]["outputs"][0]["text"]) == "42\n" and cells[1]["execution_count"] == 1
+    assert cells[2]["outputs"] == [] and cells[2]["execution_count"] is None
+    assert nbtools.problems(path) == []
+
+
+def test_book_renders_each_notebook_and_an_index(tmp_path):
+    path = tmp_path / "99_tiny.ipynb"
+    _tiny_notebook(path)
+    index = nbtools.book([path], out=tmp_path / "book")
+    page = (tmp_path / "book" / "99_tiny.html").read_text()
+    assert "42" in page and "[0, 1, 2]" in page  # executed: every output is in the HTML
+    assert '<a href="99_tiny.html">99_tiny</a>: 99 · A tiny notebook' in index.read_text()
