@@ -59,19 +59,14 @@ def budget_figure(image_size, families=None, **options):
 def budget_explorer(height: int = 1080, width: int = 1920, max_side: int = 4000):
     """Sliders for the image's height and width; the bar chart redraws. Returns an ``ipywidgets.VBox``."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    from . import render_into
 
     h_box = widgets.IntSlider(value=height, min=1, max=max_side, step=1, description="height", continuous_update=False)
     w_box = widgets.IntSlider(value=width, min=1, max=max_side, step=1, description="width", continuous_update=False)
     out = widgets.Output()
 
     def redraw(*_):
-        with out:
-            out.clear_output(wait=True)
-            fig, _ = budget_figure((h_box.value, w_box.value))
-            display(fig)
-            plt.close(fig)
+        render_into(out, lambda: budget_figure((h_box.value, w_box.value)))
 
     h_box.observe(redraw, names="value")
     w_box.observe(redraw, names="value")

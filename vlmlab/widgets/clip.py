@@ -123,8 +123,7 @@ def attention_explorer(model=None, processor=None, images: dict | None = None):
     Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    from . import render_into
 
     if model is None or processor is None:
         from ..clip import load_clip
@@ -146,11 +145,8 @@ def attention_explorer(model=None, processor=None, images: dict | None = None):
     out = widgets.Output()
 
     def redraw(*_):
-        with out:
-            out.clear_output(wait=True)
-            fig, _ = attention_explorer_figure(data_for(image_box.value), layer_box.value, head_box.value, alpha_box.value)
-            display(fig)
-            plt.close(fig)
+        render_into(out, lambda: attention_explorer_figure(data_for(image_box.value), layer_box.value,
+                                                           head_box.value, alpha_box.value))
 
     for box in (image_box, layer_box, head_box, alpha_box):
         box.observe(redraw, names="value")

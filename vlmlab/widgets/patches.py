@@ -120,8 +120,7 @@ def patch_grid_explorer(image, image_sizes=(224, 336, 448), max_strip: int = 16)
     processor would (after its centre crop). Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    from . import render_into
 
     sizes = [as_positive_int(s, "image_sizes item") for s in image_sizes]
     size_box = widgets.Dropdown(options=sizes, value=sizes[0], description="input size")
@@ -135,11 +134,7 @@ def patch_grid_explorer(image, image_sizes=(224, 336, 448), max_strip: int = 16)
     out = widgets.Output()
 
     def redraw(*_):
-        with out:
-            out.clear_output(wait=True)
-            fig, _info = patch_grid_figure(image, patch_box.value, image_size=size_box.value, max_strip=max_strip)
-            display(fig)
-            plt.close(fig)  # drawn once as a PNG; closing keeps memory flat and avoids a second copy
+        render_into(out, lambda: patch_grid_figure(image, patch_box.value, image_size=size_box.value, max_strip=max_strip))
 
     def on_size(change):
         opts = options_for(change["new"])

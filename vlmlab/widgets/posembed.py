@@ -118,8 +118,7 @@ def posembed_explorer(tables: dict, new_sides=range(2, 33)):
     ``"learned"``, ``"sincos1d"``, ``"sincos2d"``. Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    from . import render_into
 
     kinds = [k for k in KINDS if k in tables]
     if not kinds:
@@ -136,11 +135,7 @@ def posembed_explorer(tables: dict, new_sides=range(2, 33)):
     def redraw(*_):
         r_max, c_max = (n - 1 for n in tables[kind.value][1])
         row.max, col.max = r_max, c_max
-        with out:
-            out.clear_output(wait=True)
-            fig, _info = posembed_figure(tables, kind.value, min(row.value, r_max), min(col.value, c_max), side.value)
-            display(fig)
-            plt.close(fig)
+        render_into(out, lambda: posembed_figure(tables, kind.value, min(row.value, r_max), min(col.value, c_max), side.value))
 
     for w in (kind, row, col, side):
         w.observe(redraw, names="value")

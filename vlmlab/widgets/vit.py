@@ -89,9 +89,8 @@ def attention_viewer(vit, pixel_values, image=None):
     to [0, 1]). The attention maps are computed once. Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
     import torch
-    from IPython.display import display
+    from . import render_into
 
     with torch.no_grad():
         attentions = vit.forward_features(pixel_values[:1], output_attentions=True).attentions
@@ -108,12 +107,8 @@ def attention_viewer(vit, pixel_values, image=None):
     out = widgets.Output()
 
     def redraw(*_):
-        with out:
-            out.clear_output(wait=True)
-            fig, _info = attention_figure(image, attentions, layer.value, head.value,
-                                          "cls" if use_cls.value else query.value, grid)
-            display(fig)
-            plt.close(fig)
+        render_into(out, lambda: attention_figure(image, attentions, layer.value, head.value,
+                                                  "cls" if use_cls.value else query.value, grid))
 
     for w in (layer, head, use_cls, query):
         w.observe(redraw, names="value")
