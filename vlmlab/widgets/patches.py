@@ -15,11 +15,6 @@ from ..plotting import as_display_array, draw_grid, show_image
 __all__ = ["fit_to_patches", "valid_patch_sizes", "patch_grid_figure", "patch_grid_explorer"]
 
 
-def _to_array(image) -> np.ndarray:
-    """A PIL image or array as ``(H, W, 3)`` floats in [0, 1]."""
-    return as_display_array(image)
-
-
 def fit_to_patches(image, patch_size: int, image_size=None) -> np.ndarray:
     """The ``(H, W, 3)`` array a ViT with this patch size would see.
 
@@ -38,11 +33,11 @@ def fit_to_patches(image, patch_size: int, image_size=None) -> np.ndarray:
         h, w = as_size(image_size, "image_size")
         check_divisible((h, w), p, "image_size")
         if not isinstance(image, Image.Image):
-            image = Image.fromarray((_to_array(image) * 255).round().astype(np.uint8))
+            image = Image.fromarray((as_display_array(image) * 255).round().astype(np.uint8))
         if pil_size_hw(image) != (h, w):
             image = image.convert("RGB").resize((w, h), Image.BICUBIC)  # PIL takes (width, height)
-        return _to_array(image)
-    arr = _to_array(image)
+        return as_display_array(image)
+    arr = as_display_array(image)
     H, W = arr.shape[:2]
     if H < p or W < p:
         raise ValueError(f"image of (height, width) {(H, W)} is smaller than one patch of {p}x{p} pixels")
