@@ -15,14 +15,7 @@ import sys
 
 def _image_size(path: str) -> tuple[int, int]:
     """``(height, width)`` of an image file, after ``vlmlab.data.load_image``'s rules (EXIF rotation included)."""
-    try:
-        from .data import load_image
-    except ImportError:  # data.py not there yet: PIL with EXIF orientation
-        from PIL import Image, ImageOps
-
-        def load_image(p):
-            with Image.open(p) as im:
-                return ImageOps.exif_transpose(im).convert("RGB")
+    from .data import load_image
 
     image = load_image(path)
     return (image.height, image.width)

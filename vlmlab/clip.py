@@ -32,10 +32,7 @@ from torch import nn
 
 from ._validate import check_choice, check_image_batch
 
-try:  # engineer A's module; the fallback is the same path
-    from .data import DATA_DIR
-except ImportError:  # pragma: no cover
-    DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from .data import DATA_DIR
 
 TOY_CLIP_PATH = DATA_DIR / "toy-clip"
 ENV_VAR = "VLMLAB_CLIP"

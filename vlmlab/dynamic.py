@@ -235,19 +235,11 @@ def coordinate_table(grid) -> torch.Tensor:
 def interpolate_2d(pos_embed: torch.Tensor, old_grid, new_grid) -> torch.Tensor:
     """``(rows*cols, D)`` -> ``(new_rows*new_cols, D)`` by 2-D bicubic resize (no prefix tokens).
 
-    Uses ``vlmlab.posembed.interpolate_pos_embed`` when present (it equals CLIP's
-    ``interpolate_pos_encoding``), else the same ``F.interpolate`` call.
+    ``vlmlab.posembed.interpolate_pos_embed`` with no prefix rows (it equals CLIP's
+    ``interpolate_pos_encoding``).
     """
-    old_rows, old_cols = as_size(old_grid, "old_grid")
-    new_rows, new_cols = as_size(new_grid, "new_grid")
-    try:
-        from .posembed import interpolate_pos_embed
+    from .posembed import interpolate_pos_embed
 
-        return interpolate_pos_embed(pos_embed, (new_rows, new_cols), num_prefix_tokens=0,
-                                     old_grid=(old_rows, old_cols))
-    except ImportError:  # pragma: no cover - posembed is engineer B's; same maths
-        D = pos_embed.shape[-1]
-        x = pos_embed.reshape(1, old_rows, old_cols, D).permute(0, 3, 1, 2).float()  # (1, D, rows, cols)
-        x = F.interpolate(x, size=(new_rows, new_cols), mode="bicubic", align_corners=False)
-        return x.permute(0, 2, 3, 1).reshape(new_rows * new_cols, D).to(pos_embed.dtype)
+    return interpolate_pos_embed(pos_embed, as_size(new_grid, "new_grid"), num_prefix_tokens=0,
+                                 old_grid=as_size(old_grid, "old_grid"))
 

@@ -43,10 +43,6 @@ __all__ = [
 ]
 
 
-def _as_grid(grid, name: str = "grid") -> tuple[int, int]:
-    return as_size(grid, name)
-
-
 def sincos_1d(num_positions: int, dim: int) -> torch.Tensor:
     """The Transformer's fixed table ``(num_positions, dim)``: sin on even channels, cos on odd.
 
@@ -82,7 +78,7 @@ def sincos_2d(grid, dim: int, cls_token: bool = False) -> torch.Tensor:
     ``k = 0 .. dim/4-1``. ``cls_token=True`` prepends a row of zeros, as MAE
     does. ``grid`` may be an int (square).
     """
-    rows, cols = _as_grid(grid)
+    rows, cols = as_size(grid, "grid")
     dim = as_positive_int(dim, "dim")
     if dim % 4:
         raise ValueError(f"dim must be divisible by 4 (sin and cos for rows and for columns), got {dim}")
@@ -119,7 +115,7 @@ def interpolate_pos_embed(pos_embed: torch.Tensor, new_grid, num_prefix_tokens: 
         raise ValueError(f"pos_embed must be (N, D) or (1, N, D), got shape {tuple(pos_embed.shape)}")
     if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int) or num_prefix_tokens < 0:
         raise ValueError(f"num_prefix_tokens must be an int >= 0, got {num_prefix_tokens!r}")
-    new_rows, new_cols = _as_grid(new_grid, "new_grid")
+    new_rows, new_cols = as_size(new_grid, "new_grid")
     _, N, D = pos_embed.shape
     n_patches = N - num_prefix_tokens
     if old_grid is None:
@@ -131,7 +127,7 @@ def interpolate_pos_embed(pos_embed: torch.Tensor, new_grid, num_prefix_tokens: 
             )
         old_rows, old_cols = side, side
     else:
-        old_rows, old_cols = _as_grid(old_grid, "old_grid")
+        old_rows, old_cols = as_size(old_grid, "old_grid")
         if old_rows * old_cols != n_patches:
             raise ValueError(
                 f"old_grid {(old_rows, old_cols)} has {old_rows * old_cols} cells but pos_embed has {n_patches} "
@@ -161,7 +157,7 @@ def rope_2d_position_ids(grid, merge_size: int = 1) -> torch.Tensor:
     ``merge_size=2`` for that order, as
     ``transformers.vision_utils.get_vision_position_ids`` builds it.
     """
-    rows, cols = _as_grid(grid)
+    rows, cols = as_size(grid, "grid")
     m = as_positive_int(merge_size, "merge_size")
     if rows % m or cols % m:
         raise ValueError(f"grid {(rows, cols)} must be divisible by merge_size={m} on both sides")
@@ -225,7 +221,7 @@ def cosine_similarity_map(table: torch.Tensor, grid, index: int | None = None) -
     ``index``: a ``(rows, cols)`` map of that patch's similarity to every
     patch. Without: ``(rows, cols, rows, cols)``, every patch against every patch.
     """
-    rows, cols = _as_grid(grid)
+    rows, cols = as_size(grid, "grid")
     if table.ndim != 2 or table.shape[0] != rows * cols:
         raise ValueError(f"table must be (rows*cols, D) = ({rows * cols}, D) for grid {(rows, cols)}, got {tuple(table.shape)}")
     unit = F.normalize(table.detach().float(), dim=-1)

@@ -156,14 +156,16 @@ def space_to_depth(x: torch.Tensor, grid: tuple[int, int], scale: int) -> torch.
 # LLaVA: linear and MLP
 # ----------------------------------------------------------------------------
 
-class LinearProjector(nn.Module):
-    """One linear map per patch token (LLaVA v1): ``(B, N, vision_dim) -> (B, N, llm_dim)``."""
+class _TokenwiseProjector(nn.Module):
+    """A projector that maps each patch token on its own: ``(B, N, vision_dim) -> (B, N, llm_dim)``.
+
+    Subclasses set ``self.proj``; the token count never changes.
+    """
 
     def __init__(self, vision_dim: int, llm_dim: int):
         super().__init__()
         self.vision_dim = as_positive_int(vision_dim, "vision_dim")
         self.llm_dim = as_positive_int(llm_dim, "llm_dim")
-        self.proj = nn.Linear(self.vision_dim, self.llm_dim)
 
     def num_output_tokens(self, grid) -> int:
         """Tokens out for a ``(rows, cols)`` patch grid: one per patch."""
@@ -174,7 +176,15 @@ class LinearProjector(nn.Module):
         return self.proj(x)
 
 
-class MLPProjector(nn.Module):
+class LinearProjector(_TokenwiseProjector):
+    """One linear map per patch token (LLaVA v1): ``(B, N, vision_dim) -> (B, N, llm_dim)``."""
+
+    def __init__(self, vision_dim: int, llm_dim: int):
+        super().__init__(vision_dim, llm_dim)
+        self.proj = nn.Linear(self.vision_dim, self.llm_dim)
+
+
+class MLPProjector(_TokenwiseProjector):
     """LLaVA's ``mlp{depth}x_gelu``: ``Linear(vision, llm)``, then ``(GELU, Linear(llm, llm))`` × (depth − 1).
 
     ``depth=2`` is LLaVA-1.5's projector (and transformers' ``LlavaMultiModalProjector``);
@@ -182,9 +192,7 @@ class MLPProjector(nn.Module):
     """
 
     def __init__(self, vision_dim: int, llm_dim: int, depth: int = 2):
-        super().__init__()
-        self.vision_dim = as_positive_int(vision_dim, "vision_dim")
-        self.llm_dim = as_positive_int(llm_dim, "llm_dim")
+        super().__init__(vision_dim, llm_dim)
         self.depth = as_positive_int(depth, "depth")
         layers: list[nn.Module] = [nn.Linear(self.vision_dim, self.llm_dim)]
         for _ in range(1, self.depth):
@@ -192,13 +200,6 @@ class MLPProjector(nn.Module):
         # Same indices as LLaVA's nn.Sequential, so its "mm_projector.0.weight",
         # "mm_projector.2.weight", ... load with the prefix "proj." swapped in.
         self.proj = nn.Sequential(*layers)
-
-    def num_output_tokens(self, grid) -> int:
-        return grid[0] * grid[1]
-
-    def forward(self, x: torch.Tensor, grid=None) -> torch.Tensor:
-        check_token_batch(x, "features", dim=self.vision_dim)
-        return self.proj(x)
 
 
 # ----------------------------------------------------------------------------

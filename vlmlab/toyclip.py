@@ -39,12 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .preprocess import CLIP_MEAN, CLIP_STD
 from .shapes import ShapesWorld
 
 EVAL_SEED = 1_000_003  # evaluation images; training uses (seed, step) pairs instead
 VAL_SEED = 999_983  # the small validation set printed during training
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
 # The bar of issue #4: a checkpoint is written to data/toy-clip/ only when it meets it.

@@ -45,14 +45,10 @@ def clip_attentions(model, processor, image) -> dict:
     with torch.no_grad():
         out = vision(pixel_values=pixel_values, output_attentions=True)
     attentions = tuple(a.float() for a in out.attentions)
-    try:
-        from ..preprocess import denormalize
+    from ..preprocess import denormalize
 
-        seen = denormalize(pixel_values)[0]
-    except ImportError:  # pragma: no cover - engineer D's module; same arithmetic
-        mean = torch.tensor(processor.image_processor.image_mean).view(3, 1, 1)
-        std = torch.tensor(processor.image_processor.image_std).view(3, 1, 1)
-        seen = (pixel_values[0] * std + mean).clamp(0, 1)
+    image_processor = processor.image_processor
+    seen = denormalize(pixel_values, image_processor.image_mean, image_processor.image_std)[0]  # (3, S, S)
     cfg = vision.config
     side = cfg.image_size // cfg.patch_size
     return dict(
@@ -106,13 +102,10 @@ def default_images(n_shapes: int = 4, samples=("cat", "astronaut")) -> dict:
 
     images, captions = ShapesWorld().sample(n_shapes, seed=4)
     out = {cap: im for cap, im in zip(captions, images)}
-    try:
-        from ..data import load_sample
+    from ..data import load_sample
 
-        for name in samples:
-            out[f"sample: {name}"] = load_sample(name)
-    except (ImportError, ValueError, OSError):  # pragma: no cover - data module missing
-        pass
+    for name in samples:
+        out[f"sample: {name}"] = load_sample(name)
     return out
 
 
