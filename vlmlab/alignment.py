@@ -137,13 +137,13 @@ def torch_threads(num_threads: int | None):
 @torch.no_grad()
 def caption_embeddings(model, processor, captions, batch_size: int = 256) -> torch.Tensor:
     """``CLIPModel.get_text_features`` of each caption, L2-normalised: ``(len(captions), projection_dim)``."""
+    from .clip import text_embeddings
+
     out = []
     for i in range(0, len(captions), batch_size):
         tokens = processor.tokenizer(list(captions[i:i + batch_size]), padding=True, return_tensors="pt")
-        emb = model.get_text_features(**tokens)
-        emb = emb if isinstance(emb, torch.Tensor) else emb.pooler_output  # transformers 5 returns an output object
-        out.append(emb)
-    return nn.functional.normalize(torch.cat(out), dim=-1)
+        out.append(text_embeddings(model, tokens.input_ids, tokens.attention_mask))
+    return torch.cat(out)
 
 
 @torch.no_grad()

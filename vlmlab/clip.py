@@ -39,6 +39,32 @@ ENV_VAR = "VLMLAB_CLIP"
 HUB_TIMEOUT_S = 3.0
 
 
+def _projected(output) -> torch.Tensor:
+    # transformers 4 returns the projected embeddings as a tensor; transformers 5 returns an
+    # output object whose ``pooler_output`` holds them. Both are handled here, once.
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+def image_embeddings(model, pixel_values: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+    """CLIP's image embeddings ``(B, projection_dim)`` for ``pixel_values (B, 3, H, W)``.
+
+    ``model.get_image_features``: the pooled CLS token after ``visual_projection``;
+    L2-normalised when ``normalize`` (what zero-shot compares with cosine similarity).
+    """
+    emb = _projected(model.get_image_features(pixel_values=pixel_values))
+    return nn.functional.normalize(emb, dim=-1) if normalize else emb
+
+
+def text_embeddings(model, input_ids: torch.Tensor, attention_mask=None, normalize: bool = True) -> torch.Tensor:
+    """CLIP's text embeddings ``(B, projection_dim)`` for tokenised captions ``input_ids (B, L)``.
+
+    ``model.get_text_features``: the end-of-text token's final state after
+    ``text_projection``; L2-normalised when ``normalize``.
+    """
+    emb = _projected(model.get_text_features(input_ids=input_ids, attention_mask=attention_mask))
+    return nn.functional.normalize(emb, dim=-1) if normalize else emb
+
+
 class HubUnavailableError(OSError):
     """The Hugging Face Hub can't be reached and the model isn't in the local cache."""
 

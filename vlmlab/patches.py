@@ -26,7 +26,7 @@ from torch import nn
 
 from ._validate import as_positive_int, as_size, check_divisible, check_image_batch, check_token_batch
 
-__all__ = ["patch_grid", "patchify", "unpatchify", "PatchEmbedding", "vit_flops", "cost_table"]
+__all__ = ["patch_grid", "patchify", "unpatchify", "merge_order", "PatchEmbedding", "vit_flops", "cost_table"]
 
 
 def patch_grid(image_size, patch_size) -> tuple[int, int]:
@@ -59,6 +59,29 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     x = images.reshape(B, C, rows, p, cols, p)  # split each side into (grid, pixel-in-patch)
     x = x.permute(0, 2, 4, 1, 3, 5)  # (B, rows, cols, C, p, p)
     return x.reshape(B, rows * cols, C * p * p)  # (B, N, C*p*p)
+
+
+def merge_order(grid, merge_size: int = 2) -> torch.Tensor:
+    """Indices that reorder row-major patch tokens into ``merge_size x merge_size`` windows.
+
+    ``tokens[:, merge_order(grid)]`` puts the patches of each window next to
+    each other: windows in row-major order, and inside a window its patches
+    row-major (top-left, top-right, bottom-left, bottom-right for 2). That is
+    the order in which Qwen2-VL's processor emits patches, so that its patch
+    merger can fuse every ``merge_size**2`` consecutive tokens into one.
+
+        >>> merge_order((2, 4)).tolist()
+        [0, 1, 4, 5, 2, 3, 6, 7]
+    """
+    rows, cols = as_size(grid, "grid")
+    m = as_positive_int(merge_size, "merge_size")
+    if rows % m or cols % m:
+        raise ValueError(
+            f"grid (rows, cols) = {(rows, cols)} must be divisible by merge_size={m} on both sides; "
+            f"e.g. {(max(m, rows // m * m), max(m, cols // m * m))}"
+        )
+    index = torch.arange(rows * cols).view(rows // m, m, cols // m, m)
+    return index.permute(0, 2, 1, 3).reshape(-1)  # (rows/m, cols/m, m, m) -> flat
 
 
 def unpatchify(patches: torch.Tensor, patch_size: int, image_size) -> torch.Tensor:

@@ -157,15 +157,12 @@ def rope_2d_position_ids(grid, merge_size: int = 1) -> torch.Tensor:
     ``merge_size=2`` for that order, as
     ``transformers.vision_utils.get_vision_position_ids`` builds it.
     """
+    from .patches import merge_order
+
     rows, cols = as_size(grid, "grid")
-    m = as_positive_int(merge_size, "merge_size")
-    if rows % m or cols % m:
-        raise ValueError(f"grid {(rows, cols)} must be divisible by merge_size={m} on both sides")
     row_ids, col_ids = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
-    block = (rows // m, m, cols // m, m)
-    row_ids = row_ids.reshape(block).transpose(1, 2).flatten()  # block-major; identity when m == 1
-    col_ids = col_ids.reshape(block).transpose(1, 2).flatten()
-    return torch.stack([row_ids, col_ids], dim=-1)
+    ids = torch.stack([row_ids.flatten(), col_ids.flatten()], dim=-1)  # (N, 2), row-major
+    return ids[merge_order((rows, cols), merge_size)]  # window-major; identity when merge_size == 1
 
 
 def rope_2d(position_ids: torch.Tensor, head_dim: int, theta: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:

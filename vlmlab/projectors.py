@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from ._validate import as_positive_int, check_token_batch
+from .patches import merge_order
 
 __all__ = [
     "ALIASES",
@@ -118,22 +119,6 @@ def _near_square_grid(n: int) -> tuple[int, int]:
     while n % rows:
         rows -= 1
     return rows, n // rows
-
-
-def merge_order(grid, merge_size: int = 2) -> torch.Tensor:
-    """Indices that reorder row-major patch tokens into ``merge_size``² windows.
-
-    ``tokens[:, merge_order(grid)]`` puts the patches of each ``merge × merge``
-    window next to each other: windows in row-major order, and inside a window
-    its patches row-major (top-left, top-right, bottom-left, bottom-right for 2).
-    That is the order in which ``Qwen2VLImageProcessor.patchify`` emits
-    patches, so that Qwen2-VL's merger can take every ``merge²`` consecutive
-    tokens as one window.
-    """
-    rows, cols = infer_grid(grid[0] * grid[1], grid)
-    _check_grid_divisible((rows, cols), merge_size, "merge_order")
-    index = torch.arange(rows * cols).view(rows // merge_size, merge_size, cols // merge_size, merge_size)
-    return index.permute(0, 2, 1, 3).reshape(-1)  # (rows/m, cols/m, m, m) -> flat
 
 
 def space_to_depth(x: torch.Tensor, grid: tuple[int, int], scale: int) -> torch.Tensor:

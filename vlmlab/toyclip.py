@@ -401,17 +401,15 @@ def zero_shot(model, processor, images, captions, batch_size: int = 250):
     """
     import torch
 
+    from .clip import image_embeddings, text_embeddings
+
     with torch.no_grad():
         text = processor.tokenizer(list(captions), padding=True, return_tensors="pt")
-        t = model.get_text_features(**text)
-        t = getattr(t, "pooler_output", t)
-        t = t / t.norm(dim=-1, keepdim=True)  # (C, P)
+        t = text_embeddings(model, text.input_ids, text.attention_mask)  # (C, P), unit length
         preds, probs = [], []
         for i in range(0, len(images), batch_size):
             pixels = processor(images=images[i : i + batch_size], return_tensors="pt").pixel_values
-            v = model.get_image_features(pixel_values=pixels)
-            v = getattr(v, "pooler_output", v)
-            v = v / v.norm(dim=-1, keepdim=True)  # (b, P)
+            v = image_embeddings(model, pixels)  # (b, P), unit length
             logits = model.logit_scale.exp() * v @ t.T  # (b, C)
             preds.append(logits.argmax(-1))
             probs.append(logits.softmax(-1))
