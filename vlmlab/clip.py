@@ -102,6 +102,18 @@ def _looks_local(name: str) -> bool:
     )
 
 
+def is_toy_clip(model) -> bool:
+    """Whether ``model`` (a CLIPModel, CLIPVisionModel or anything with a ``config``) is the bundled toy CLIP.
+
+    Notebooks use it to skip, saying why, the cells that check the toy model's
+    *trained* behaviour (its zero-shot accuracy on shapes, say) when
+    ``VLMLAB_CLIP`` points at another checkpoint.
+    """
+    config = getattr(model, "config", None)
+    source = getattr(config, "_name_or_path", "") or ""
+    return bool(source) and Path(source).expanduser().resolve() == TOY_CLIP_PATH.resolve()
+
+
 def load_clip(name_or_path=None, **kwargs):
     """Load ``(CLIPModel, CLIPProcessor)`` from the toy checkpoint, a local folder or the Hub.
 
