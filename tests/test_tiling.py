@@ -34,6 +34,13 @@ from vlmlab.tiling import (
 from helpers import llava_next_processor, random_image, random_sizes
 
 
+def geometry_plan(image_size, tile_size):
+    """A LLaVA-NeXT TilePlan without pixels (the packing reads only its geometry)."""
+    layout = tiling.llava_next_layout(image_size, tile_size)
+    return TilePlan("llava-next", tiles=[], thumbnail=None, grid=layout.grid, image_size=image_size,
+                    resized=layout.resized, canvas=layout.canvas, offset=layout.offset, tile_size=tile_size)
+
+
 # ----------------------------------------------------------------------------- LLaVA-NeXT
 
 
@@ -120,20 +127,26 @@ def test_llava_next_pack_matches_transformers():
         newline = torch.randn(dim)
         expected, _ = LlavaNextModel.pack_image_features(model, [features], torch.tensor([[height, width]]),
                                                          "default", newline)
-        plan = TilePlan("llava-next", [], None, grid, (0, 0), tile, image_size=(height, width))
+        plan = geometry_plan((height, width), tile)
+        assert plan.grid == grid
         packed = llava_next_pack(features, plan, newline)
         assert torch.equal(packed, expected[0]), (height, width)
         assert packed.shape[0] == llava_next_num_tokens((height, width), tile, patch)
 
 
 def test_llava_next_pack_rejects_wrong_shapes():
-    plan = TilePlan("llava-next", [], None, (1, 2), (0, 0), 56, image_size=(50, 100))
+    plan = geometry_plan((50, 100), 56)
+    assert plan.grid == (1, 2)
     with pytest.raises(ValueError, match="1 base \\+ 2 crops"):
         llava_next_pack(torch.zeros(2, 16, 4), plan, torch.zeros(4))
     with pytest.raises(ValueError, match="not a square grid"):
         llava_next_pack(torch.zeros(3, 17, 4), plan, torch.zeros(4))
     with pytest.raises(ValueError, match="image_newline"):
         llava_next_pack(torch.zeros(3, 16, 4), plan, torch.zeros(5))
+    with pytest.raises(TypeError, match="tokens must be a torch.Tensor|tile_features must be a torch.Tensor"):
+        llava_next_pack([[0.0]], plan, torch.zeros(4))
+    with pytest.raises(TypeError, match="image_newline must be a torch.Tensor"):
+        llava_next_pack(torch.zeros(3, 16, 4), plan, [0.0] * 4)
 
 
 def test_plan_tiles_llava_next():
@@ -145,6 +158,11 @@ def test_plan_tiles_llava_next():
     assert plan.thumbnail.size == (64, 64)  # the base image
     assert plan.canvas == (plan.grid[0] * 64, plan.grid[1] * 64)
     assert plan.resized == tiling.llava_next_resized_size((90, 200), plan.canvas)
+    # the tiles are exactly the pictures the encoder is given (llava_next_pictures: base image, then crops)
+    pictures = tiling.llava_next_pictures(image, 64)
+    assert torch.equal(torch.from_numpy(np.array(plan.thumbnail)).permute(2, 0, 1), pictures[0])
+    for tile, picture in zip(plan.tiles, pictures[1:]):
+        assert torch.equal(torch.from_numpy(np.array(tile)).permute(2, 0, 1), picture)
     # the padding is black and exactly canvas - resized pixels
     canvas = np.concatenate([np.concatenate([np.asarray(plan.tiles[r * plan.grid[1] + c]) for c in range(plan.grid[1])], 1)
                              for r in range(plan.grid[0])], 0)
@@ -157,9 +175,17 @@ def test_plan_tiles_llava_next():
 
 def test_plan_tiles_llava_next_max_tiles():
     plan = plan_tiles(random_image(500, 500), "llava-next", tile_size=64, max_tiles=2)
-    assert plan.grid[0] * plan.grid[1] <= 2
-    with pytest.raises(ValueError, match="max_tiles=1"):
+    assert plan.grid == (1, 2) and plan.max_tiles == 2  # 2x2 would be chosen without the limit
+    assert plan_tiles(random_image(500, 500), "llava-next", tile_size=64).grid == (2, 2)
+    with pytest.raises(ValueError, match=r"max_tiles=1 leaves no LLaVA-NeXT pinpoint \(the smallest has 2 tiles\)"):
         plan_tiles(random_image(50, 50), "llava-next", tile_size=64, max_tiles=1)
+
+
+def test_llava_next_candidates():
+    assert tiling.llava_next_candidates(336) == LLAVA_NEXT_GRID_PINPOINTS
+    assert tiling.llava_next_candidates(336, max_tiles=2) == [(336, 672), (672, 336)]
+    assert tiling.llava_next_candidates(336, max_tiles=3) == [(336, 672), (672, 336), (1008, 336), (336, 1008)]
+    assert tiling.llava_next_candidates(64, pinpoints=[(64, 64), (128, 128)], max_tiles=1) == [(64, 64)]
 
 
 # ----------------------------------------------------------------------------- InternVL
@@ -291,7 +317,7 @@ def test_qwen2_vl_matches_image_processor():
         assert tiling.qwen2_vl_num_tokens((height, width)) == int(out["image_grid_thw"].prod()) // 4
 
 
-# ----------------------------------------------------------------------------- the seed's naive grid
+# ----------------------------------------------------------------------------- the naive grid
 
 
 def test_naive_grid_looks_only_at_aspect_ratio():
@@ -300,10 +326,10 @@ def test_naive_grid_looks_only_at_aspect_ratio():
     assert naive_grid((2400, 600)) == (4, 1)
 
 
-def test_split_image_to_tiles_seed_output():
+def test_split_image_to_tiles_output():
     tiles, grid = split_image_to_tiles(random_image(50, 110), tile_size=32, max_tiles=6)
     assert grid == (1, 2)
-    assert len(tiles) == grid[0] * grid[1] + 1  # + the thumbnail, last, as in the seed
+    assert len(tiles) == grid[0] * grid[1] + 1  # + the thumbnail, last
     assert all(t.size == (32, 32) for t in tiles)
 
 
@@ -320,7 +346,7 @@ def test_plan_tiles_extreme_sizes(method, size):
 
 def test_plan_tiles_refuses_huge_images_before_converting():
     huge = Image.new("1", (20000, 20000))  # 50 MB as 1-bit; converting to RGB would need 1.2 GB
-    with pytest.raises(ValueError, match="over the limit"):
+    with pytest.raises(ValueError, match=r"image is 20000x20000 \(height x width\) = 400,000,000 pixels, more than the limit"):
         plan_tiles(huge, "llava-next")
 
 
@@ -352,6 +378,43 @@ def test_bad_method_and_types():
         select_best_resolution((10, 10), [])
 
 
+def test_token_counts_refuse_bad_patch_sizes():
+    with pytest.raises(ValueError, match="patch_size must be a positive int, got -14"):
+        tiling.internvl_num_tokens((500, 500), patch_size=-14)
+    with pytest.raises(ValueError, match="patch_size must be a positive int, got 0"):
+        tiling.internvl_num_tokens((500, 500), patch_size=0)
+    with pytest.raises(ValueError, match="patch_size=14 is larger than tile_size=8"):
+        tiling.internvl_tokens_per_tile(8, 14)
+    with pytest.raises(ValueError, match="tile_size=30 is not a multiple of patch_size=14"):
+        tiling.internvl_tokens_per_tile(30, 14)
+    with pytest.raises(ValueError, match="downsample=3 must divide the 32x32 patch grid"):
+        tiling.internvl_tokens_per_tile(448, 14, downsample=3)
+    with pytest.raises(ValueError, match="patch_size=14 is larger than tile_size=10"):
+        llava_next_num_tokens((100, 100), tile_size=10, patch_size=14)
+    with pytest.raises(TypeError, match="patch_size must be a positive int"):
+        llava_next_num_tokens((100, 100), patch_size=14.0)
+
+
+def test_internvl_tokens_per_tile_hand_worked():
+    assert tiling.internvl_tokens_per_tile(448, 14) == 32 * 32 // 4 == 256
+    assert tiling.internvl_tokens_per_tile(64, 8) == 8 * 8 // 4 == 16
+    assert tiling.internvl_tokens_per_tile(448, 14, downsample=1) == 1024
+
+
+def test_tile_plan_is_validated():
+    good = dict(method="internvl", tiles=[], thumbnail=None, grid=(1, 1), image_size=(30, 40), resized=(32, 32),
+                canvas=(32, 32), offset=(0, 0), tile_size=32)
+    assert TilePlan(**good).distortion == pytest.approx(4 / 3)  # 30x40 squashed to a square
+    with pytest.raises(TypeError):
+        TilePlan("internvl", [], None, (1, 1), (32, 32), 32)  # image_size, canvas, offset are required
+    with pytest.raises(ValueError, match="image_size must be positive"):
+        TilePlan(**{**good, "image_size": (0, 0)})
+    with pytest.raises(ValueError, match="outside the canvas"):
+        TilePlan(**{**good, "offset": (1, 0)})
+    with pytest.raises(ValueError, match="method must be one of"):
+        TilePlan(**{**good, "method": "anyres"})
+
+
 # ----------------------------------------------------------------------------- the tile-planner widget
 
 
@@ -359,27 +422,55 @@ def test_bad_method_and_types():
 def test_tile_plan_figure(method):
     import matplotlib.pyplot as plt
 
-    from vlmlab.widgets.tiling import plan_summary, tile_plan_figure
+    from vlmlab.widgets.tiling import tile_plan_figure
 
     image = random_image(90, 200)
-    fig, info = tile_plan_figure(image, method, tile_size=32, max_tiles=6)
+    fig, info = tile_plan_figure(image, method, tile_size=32, max_tiles=6, patch_size=8)
     plt.close(fig)
-    plan = plan_tiles(image, method, tile_size=32, max_tiles=6)
-    assert info == plan_summary(plan)
-    assert info["grid"] == plan.grid and info["pictures"] == plan.num_tiles
+    grid = {"naive": naive_grid((90, 200), 6), "llava-next": tiling.llava_next_grid((90, 200), 32),
+            "internvl": internvl_grid((90, 200), 32, 1, 6)}[method]
+    thumbnail = method != "internvl" or grid != (1, 1)
+    assert info["grid"] == grid and info["pictures"] == grid[0] * grid[1] + thumbnail
+    # tokens per picture: (32/8)² = 16 patches; InternVL's 2x2 pixel shuffle leaves 4
     if method == "llava-next":
-        assert info["tokens"] == llava_next_num_tokens((90, 200), 32, 14)
+        assert info["tokens"] == llava_next_num_tokens((90, 200), 32, 8)
         assert info["padding_pixels"] > 0 and info["distortion"] < 1.05  # padded, not stretched (up to rounding)
+    else:
+        assert info["tokens"] == info["pictures"] * (16 if method == "naive" else 4)
 
 
-def test_tile_planner_builds():
+@pytest.mark.parametrize("name, tokens", [("receipt", 1200), ("document", 1376), ("chart", 1262)])
+def test_tile_planner_llava_next_tokens_follow_max_tiles(name, tokens):
+    """With at most 2 tiles the count comes from the 1x2 / 2x1 canvases the plan chose from."""
+    import matplotlib.pyplot as plt
+
+    from vlmlab.data import load_sample
+    from vlmlab.widgets.tiling import tile_plan_figure
+
+    image = load_sample(name)
+    fig, info = tile_plan_figure(image, "llava-next", max_tiles=2)
+    plt.close(fig)
+    assert info["tokens"] == tokens and info["pictures"] == 3
+    # the processor, given only the two 2-tile pinpoints, counts the same
+    processor = llava_next_processor()
+    processor.image_processor.image_grid_pinpoints = [[336, 672], [672, 336]]
+    counted = processor._get_num_multimodal_tokens(image_sizes=[(image.height, image.width)])["num_image_tokens"]
+    assert counted == [tokens]
+
+
+def test_tile_planner_widget_uses_two_tiles_at_least_for_llava_next():
     import matplotlib.pyplot as plt
 
     from vlmlab.widgets.tiling import tile_planner
 
     box = tile_planner({"a": random_image(60, 100), "b": random_image(100, 30)})
+    assert box.summary["method"] == "naive" and box.summary["image_size"] == (60, 100)
     controls = box.children[0].children
     controls[0].value = "b"  # image
     controls[2].value = 1  # max tiles: LLaVA-NeXT's minimum of 2 is used instead
     box.children[1].value = "llava-next"
     plt.close("all")
+    assert box.summary["method"] == "llava-next" and box.summary["image_size"] == (100, 30)
+    assert box.summary["pictures"] == 3  # base image + 2 crops
+    with pytest.raises(TypeError, match="images must be a dict"):
+        tile_planner([random_image(10, 10)])

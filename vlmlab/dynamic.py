@@ -2,7 +2,7 @@
 
 Two ways to run a CLIP-style encoder on more pixels than it was trained on:
 
-* ``encode_tiles`` — the seed's loop: every tile (``vlmlab.tiling.plan_tiles``)
+* ``encode_tiles`` — one tile at a time: every tile (``vlmlab.tiling.plan_tiles``)
   is encoded on its own at the encoder's native size and the patch features
   are concatenated, ``(1, sum N, D)``. Positions are the encoder's own; each
   tile has no idea where it sits in the image (LLaVA-NeXT adds newline tokens
@@ -15,16 +15,17 @@ Two ways to run a CLIP-style encoder on more pixels than it was trained on:
   and ``vlmlab.posembed.interpolate_pos_embed`` do). Each image gives its own
   number of tokens; ``pad_batch`` stacks them with a padding mask.
 
-The seed's ``DynamicResolutionEncoder`` had three bugs, fixed here:
-it called ``self.processor``, which it never defined; it *added* a second,
-randomly initialised position table on top of CLIP's own (CLIP's features
-already carry positions; random ones are noise the LLM must learn to ignore);
-and it resized that table with ``F.interpolate(mode="linear")`` over the
-*flattened* sequence. Flattening forgets where one row ends: stretching a
-row-major 1-D list of ``rows*cols`` positions to a new length mixes the end of
-one row with the start of the next (``interpolate_1d_flattened`` keeps that
-version for notebook 07 to show). Its size rule also breaks its own maximum
-for long images (``seed_resize_size``).
+A common first implementation of a dynamic-resolution CLIP goes wrong in
+three ways. It *adds* a second, randomly initialised position table on top of
+CLIP's own (CLIP's features already carry positions; random ones are noise the
+LLM must learn to ignore). It resizes that table with
+``F.interpolate(mode="linear")`` over the *flattened* sequence: flattening
+forgets where one row ends, so stretching a row-major 1-D list of
+``rows*cols`` positions to a new length mixes the end of one row with the
+start of the next (``interpolate_1d_flattened`` shows it). And its size rule,
+a minimum scale applied after a maximum one, breaks its own maximum for long
+images (``naive_resize_size``). Here CLIP's own table is resized in 2-D, and
+``smart_resize`` keeps the pixel budget.
 
 Qwen2-VL itself does not interpolate a table at all: its ViT uses 2-D rotary
 position embeddings (Wang et al. 2024, https://arxiv.org/abs/2409.12191,
@@ -45,52 +46,37 @@ __all__ = [
     "interpolate_2d",
     "encode_tiles",
     "interpolate_1d_flattened",
+    "naive_resize_size",
     "pad_batch",
-    "seed_resize_size",
 ]
 
 
-def _encoder_norm(encoder):
-    """(mean, std) the encoder's processor normalises with; CLIP's when it has none."""
-    from .preprocess import CLIP_MEAN, CLIP_STD
+def _pixel_values(x, size, mean, std) -> torch.Tensor:
+    """``(3, H, W)`` uint8 -> ``(1, 3, h, w)`` normalised, resized to ``size = (h, w)`` (antialiased bicubic)."""
+    from .preprocess import normalize, resize_bicubic
 
-    processor = getattr(encoder, "processor", None)
-    image_processor = getattr(processor, "image_processor", processor)
-    mean = getattr(image_processor, "image_mean", None) or CLIP_MEAN
-    std = getattr(image_processor, "image_std", None) or CLIP_STD
-    return tuple(mean), tuple(std)
-
-
-def _to_pixel_values(image, size, mean, std) -> torch.Tensor:
-    """PIL image -> ``(1, 3, h, w)`` normalised, resized to ``size = (h, w)`` with antialiased bicubic."""
-    import numpy as np
-    from torchvision.transforms.v2 import functional as tvF
-
-    from .preprocess import to_rgb
-
-    x = torch.from_numpy(np.array(to_rgb(image))).permute(2, 0, 1)  # (3, H, W) uint8
-    if tuple(x.shape[-2:]) != tuple(size):
-        x = tvF.resize(x, list(size), interpolation=tvF.InterpolationMode.BICUBIC, antialias=True)
-    x = x.to(torch.float32) / 255.0
-    x = tvF.normalize(x, list(mean), list(std))
-    return x.unsqueeze(0)  # (1, 3, h, w)
+    return normalize(resize_bicubic(x, size), mean, std).unsqueeze(0)  # (1, 3, h, w)
 
 
 def encode_tiles(encoder, tiles) -> torch.Tensor:
-    """The seed's loop: encode each tile at the encoder's size, concatenate the patch features.
+    """Encode each tile on its own at the encoder's size, then concatenate the patch features.
 
     ``tiles``: PIL images (e.g. ``plan.tiles + [plan.thumbnail]``), each resized
     to ``encoder.image_size`` if it isn't already. Returns ``(1, sum N, D)``
     (``N = (image_size / patch_size)²`` per tile).
     """
+    from .preprocess import image_mean_std, to_uint8_tensor
+
+    if not isinstance(tiles, (list, tuple)):
+        raise TypeError(f"tiles must be a list of PIL images, got {type(tiles).__name__}")
     if not tiles:
         raise ValueError("tiles must hold at least one PIL image, got an empty list")
     size = (encoder.image_size, encoder.image_size)
-    mean, std = _encoder_norm(encoder)
+    mean, std = image_mean_std(getattr(encoder, "processor", None))
     features = []
     with torch.no_grad():
-        for tile in tiles:
-            pixel_values = _to_pixel_values(tile, size, mean, std)  # (1, 3, S, S)
+        for n, tile in enumerate(tiles):
+            pixel_values = _pixel_values(to_uint8_tensor(tile, f"tiles[{n}]"), size, mean, std)  # (1, 3, S, S)
             features.append(encoder(pixel_values))  # (1, N, D)
     return torch.cat(features, dim=1)  # (1, sum N, D)
 
@@ -118,15 +104,19 @@ class DynamicResolutionEncoder(nn.Module):
 
     def __init__(self, encoder, merge_size: int = 2, min_pixels: int | None = None, max_pixels: int | None = None):
         super().__init__()
+        from .preprocess import image_mean_std
+
+        if not hasattr(encoder, "patch_size"):
+            raise TypeError(f"encoder must have a patch_size (a vlmlab.clip.VLMVisionEncoder), got {type(encoder).__name__}")
         self.encoder = encoder
-        self.patch_size = as_positive_int(getattr(encoder, "patch_size", None) or 0, "encoder.patch_size")
+        self.patch_size = as_positive_int(encoder.patch_size, "encoder.patch_size")
         self.merge_size = as_positive_int(merge_size, "merge_size")
         self.factor = self.patch_size * self.merge_size
         self.min_pixels = as_positive_int(min_pixels, "min_pixels") if min_pixels is not None else 4 * self.factor**2
         self.max_pixels = as_positive_int(max_pixels, "max_pixels") if max_pixels is not None else 1280 * self.factor**2
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels must be <= max_pixels, got {self.min_pixels} > {self.max_pixels}")
-        self.mean, self.std = _encoder_norm(encoder)
+        self.mean, self.std = image_mean_std(getattr(encoder, "processor", None))
 
     def target_size(self, image_size) -> tuple[int, int]:
         """``(h, w)`` an image of ``image_size = (height, width)`` is resized to (``smart_resize``)."""
@@ -140,20 +130,25 @@ class DynamicResolutionEncoder(nn.Module):
         h, w = self.target_size(image_size)
         return h // self.patch_size, w // self.patch_size
 
-    def pixel_values(self, image) -> torch.Tensor:
+    def pixel_values(self, image, name: str = "image") -> torch.Tensor:
         """One PIL image -> ``(1, 3, h, w)`` at its smart-resized size, normalised like the encoder's processor."""
-        return _to_pixel_values(image, self.target_size((image.height, image.width)), self.mean, self.std)
+        from .preprocess import to_uint8_tensor
+
+        x = to_uint8_tensor(image, name)  # (3, H, W), upright
+        return _pixel_values(x, self.target_size(tuple(x.shape[-2:])), self.mean, self.std)
 
     def forward(self, images) -> list[torch.Tensor]:
         from PIL import Image
 
         if isinstance(images, Image.Image):
             images = [images]
-        if not isinstance(images, (list, tuple)) or not images:
-            raise TypeError(f"images must be a non-empty list of PIL images, got {type(images).__name__}")
+        if not isinstance(images, (list, tuple)):
+            raise TypeError(f"images must be a PIL image or a list of PIL images, got {type(images).__name__}")
+        if not images:
+            raise ValueError("images must hold at least one PIL image, got an empty list")
         outputs = []
-        for image in images:
-            pixel_values = self.pixel_values(image)  # (1, 3, h, w)
+        for n, image in enumerate(images):
+            pixel_values = self.pixel_values(image, f"images[{n}]")  # (1, 3, h, w)
             rows, cols = pixel_values.shape[-2] // self.patch_size, pixel_values.shape[-1] // self.patch_size
             features = self.encoder(pixel_values, interpolate_pos_encoding=True)  # (1, [1+] rows*cols, D)
             if features.shape[1] == rows * cols + 1:  # an encoder that keeps CLS: drop it
@@ -168,8 +163,10 @@ def pad_batch(features, pad_value: float = 0.0):
     ``mask[b, n]`` is True where ``padded[b, n]`` is a real token, False on
     padding (at the end of each row), the convention of an attention mask.
     """
-    if not isinstance(features, (list, tuple)) or not features:
-        raise ValueError("features must be a non-empty list of (N_i, D) tensors")
+    if not isinstance(features, (list, tuple)):
+        raise TypeError(f"features must be a list of (N_i, D) tensors, got {type(features).__name__}")
+    if not features:
+        raise ValueError("features must be a non-empty list of (N_i, D) tensors, got an empty list")
     dims = {f.shape[-1] for f in features if isinstance(f, torch.Tensor) and f.ndim == 2}
     if len(dims) != 1 or any(not isinstance(f, torch.Tensor) or f.ndim != 2 for f in features):
         shapes = [tuple(getattr(f, "shape", ())) for f in features]
@@ -184,12 +181,12 @@ def pad_batch(features, pad_value: float = 0.0):
 
 
 # ---------------------------------------------------------------------------
-# The seed's versions, kept to be shown wrong in notebook 07
+# Common first implementations, and why they are wrong
 # ---------------------------------------------------------------------------
 
 
 def interpolate_1d_flattened(pos_embed: torch.Tensor, num_positions: int) -> torch.Tensor:
-    """The seed's resize of a position table: ``(N, D)`` -> ``(num_positions, D)`` by 1-D linear interpolation.
+    """A common first resize of a position table: ``(N, D)`` -> ``(num_positions, D)`` by 1-D linear interpolation.
 
     The table is treated as one long row-major list. Stretched to another
     length, position ``n`` of the new list samples the old list at
@@ -197,22 +194,27 @@ def interpolate_1d_flattened(pos_embed: torch.Tensor, num_positions: int) -> tor
     new row mixes the end of one old row with the start of the next. Use
     ``vlmlab.posembed.interpolate_pos_embed`` (2-D) instead.
     """
-    if not isinstance(pos_embed, torch.Tensor) or pos_embed.ndim != 2:
-        raise ValueError(f"pos_embed must be a (N, D) tensor, got {getattr(pos_embed, 'shape', type(pos_embed))}")
+    if not isinstance(pos_embed, torch.Tensor):
+        raise TypeError(f"pos_embed must be a (N, D) torch.Tensor, got {type(pos_embed).__name__}")
+    if pos_embed.ndim != 2:
+        raise ValueError(f"pos_embed must be a (N, D) tensor, got shape {tuple(pos_embed.shape)}")
     num_positions = as_positive_int(num_positions, "num_positions")
     x = pos_embed.T.unsqueeze(0)  # (1, D, N): positions as the "length" axis
     x = F.interpolate(x, size=num_positions, mode="linear")  # (1, D, num_positions)
     return x[0].T  # (num_positions, D)
 
 
-def seed_resize_size(image_size, patch_size: int = 14, min_size: int = 224, max_size: int = 1344) -> tuple[int, int]:
-    """The seed's ``resize_with_aspect_ratio`` size rule, as written: ``(height, width)``.
+def naive_resize_size(image_size, patch_size: int = 14, min_size: int = 224, max_size: int = 1344) -> tuple[int, int]:
+    """A common first size rule for dynamic resolution (``resize_with_aspect_ratio``): ``(height, width)``.
 
     ``scale = min(max_size / long, 1)``, then ``max(scale, min_size / short)``:
     the second rule wins for long thin images, so the long side can end far
     beyond ``max_size`` (a 100x2000 strip becomes 224x4480); a side under
     ``patch_size`` becomes 0 after flooring to a patch multiple.
     """
+    patch_size = as_positive_int(patch_size, "patch_size")
+    min_size = as_positive_int(min_size, "min_size")
+    max_size = as_positive_int(max_size, "max_size")
     height, width = as_size(image_size, "image_size")
     scale = min(max_size / max(width, height), 1.0)
     scale = max(scale, min_size / min(width, height))

@@ -1,12 +1,12 @@
 """The whole vision side of a VLM: image → preprocessing / tiles → frozen encoder → projector → LLM tokens.
 
-``VLMVisionPipeline`` is the seed's pipeline, generalised to the five ways the
-families in this course feed an image to their LLM (``tiling=``):
+``VLMVisionPipeline`` runs the five ways the families in this course feed an
+image to their LLM (``tiling=``):
 
 * ``tiling=None`` — one picture, resized and centre-cropped; ``mlp2x_gelu``;
   tokens = ``token_budget(size, "llava-1.5")``.
-* ``"naive"`` — the seed's grid plus a thumbnail; ``mlp2x_gelu``; no family
-  (the seed's own rule).
+* ``"naive"`` — a common first tiling (``tiling.naive_grid``) plus a
+  thumbnail; ``mlp2x_gelu``; no family uses it.
 * ``"llava-next"`` — base image + anyres crops; ``mlp2x_gelu``, then unpad and
   one learned ``image_newline`` per row; tokens = ``token_budget(size, "llava-next")``.
 * ``"internvl"`` — dynamic tiles (+ thumbnail); pixel shuffle + MLP;
@@ -30,6 +30,12 @@ What each family does, and where it was checked:
 * Qwen2-VL: one image at its own resolution, the 2 × 2 ``PatchMerger``
   (here on CLIP with its position table resized in 2-D, ``vlmlab.dynamic``).
 
+Every path starts from ``vlmlab.preprocess.to_rgb`` (EXIF orientation, size
+limits, any mode to RGB). Tiles are made by ``vlmlab.tiling.plan_tiles``;
+for ``"llava-next"`` its tiles are ``tiling.llava_next_pictures``, so the
+pixel values equal ``tiling.llava_next_pixel_values`` (and
+``LlavaNextImageProcessor``'s).
+
 The encoder is frozen (``requires_grad=False``) and runs under
 ``torch.no_grad()``: in LLaVA's stage 1 only the projector trains.
 """
@@ -48,7 +54,7 @@ from ._validate import as_positive_int, check_image_batch
 __all__ = ["TILINGS", "FAMILIES", "Stage", "PipelineRecord", "VLMVisionPipeline"]
 
 TILINGS = (None, "naive", "llava-next", "internvl", "dynamic")
-# The family of vlmlab.budget.token_budget each tiling reproduces (the seed's naive grid has none).
+# The family of vlmlab.budget.token_budget each tiling reproduces (the naive grid has none).
 FAMILIES = {None: "llava-1.5", "naive": None, "llava-next": "llava-next", "internvl": "internvl2", "dynamic": "qwen2-vl"}
 # The family's own projector, used when the default "mlp2x_gelu" is left in place.
 FAMILY_PROJECTORS = {"internvl": "pixel_shuffle_mlp", "dynamic": "patch_merger"}
@@ -203,9 +209,31 @@ class VLMVisionPipeline(nn.Module):
         return token_budget(image_size, self.family, tile_size=self.image_size, patch_size=self.patch_size,
                             max_tiles=self.max_tiles)
 
-    def _pixel_values(self, images) -> torch.Tensor:
-        """PIL images → ``(B, 3, S, S)`` with the encoder's processor (resize shortest edge, centre crop, normalise)."""
-        return self.encoder.preprocess(list(images))
+    def pixel_values(self, image):
+        """What the encoder is given for one PIL image: ``(pixel_values, plan)``.
+
+        * ``tiling=None``: ``(1, 3, S, S)`` from the encoder's processor (shorter
+          side to ``S``, centre crop, normalise); ``plan`` is None.
+        * ``"dynamic"``: ``(1, 3, h, w)`` at the smart-resized size; ``plan`` is None.
+        * tilings: ``(T, 3, S, S)``, the pictures of ``plan = tiling.plan_tiles(...)``
+          (LLaVA-NeXT: base image first; the others: thumbnail last), normalised
+          with the encoder processor's mean and std.
+        """
+        from .preprocess import image_mean_std, normalize, to_rgb, to_uint8_tensor
+        from .tiling import plan_tiles
+
+        image = to_rgb(image)
+        if self.tiling is None:
+            return self.encoder.preprocess([image]), None
+        if self.tiling == "dynamic":
+            return self.dynamic.pixel_values(image), None
+        plan = plan_tiles(image, self.tiling, tile_size=self.image_size, max_tiles=self.max_tiles)
+        if self.tiling == "llava-next":
+            pictures = [plan.thumbnail, *plan.tiles]  # base image first, as LLaVA-NeXT
+        else:
+            pictures = [*plan.tiles] + ([plan.thumbnail] if plan.thumbnail is not None else [])
+        x = torch.stack([to_uint8_tensor(p) for p in pictures])  # (T, 3, S, S) uint8
+        return normalize(x, *image_mean_std(self.encoder.processor)), plan
 
     @torch.no_grad()
     def encode(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:
@@ -213,7 +241,7 @@ class VLMVisionPipeline(nn.Module):
         return self.encoder(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """As the seed: ``(B, 3, S, S)`` → ``(B, N_out, llm_dim)`` (encoder under ``no_grad``, then the projector)."""
+        """Batched, one picture per image: ``(B, 3, S, S)`` → ``(B, N_out, llm_dim)`` (encoder under ``no_grad``, then the projector)."""
         check_image_batch(pixel_values, "pixel_values", channels=3)
         features = self.encode(pixel_values)                      # (B, N, C), no gradient
         side = self.image_size // self.patch_size
@@ -222,14 +250,10 @@ class VLMVisionPipeline(nn.Module):
     # ------------------------------------------------------------------ one image, end to end
     def encode_image(self, image):
         """One PIL image → ``(tokens (N, llm_dim), PipelineRecord)``, preprocessing and tiling included."""
-        from PIL import Image
-
         from ._validate import pil_size_hw
         from .preprocess import to_rgb
 
-        if not isinstance(image, Image.Image):
-            raise TypeError(f"image must be a PIL image, got {type(image).__name__}")
-        image = to_rgb(image)
+        image = to_rgb(image)                                                        # upright RGB
         size = pil_size_hw(image)
         S, p = self.image_size, self.patch_size
         side = S // p
@@ -247,45 +271,36 @@ class VLMVisionPipeline(nn.Module):
             return tokens, PipelineRecord(self.tiling, self.family, size, resized, (1, 1), 1, grid,
                                           tuple(features.shape), tokens.shape[0], stages)
 
-        if self.tiling is None:
+        pixel_values, plan = self.pixel_values(image)
+        if plan is None:
             # CLIPImageProcessor: shorter side to S (the longer one int(S * long / short)), then a centre crop.
             short, long = min(size), max(size)
             resized = (S, int(S * long / short)) if size[0] <= size[1] else (int(S * long / short), S)
-            pictures, tile_grid = [image], (1, 1)
+            tile_grid = (1, 1)
             stages.append(Stage("resize", (3, *resized), "shorter side to the encoder's size"))
             stages.append(Stage("centre crop", (3, S, S), f"keeps {short / long:.0%} of the image"))
         else:
-            from .tiling import plan_tiles
-
-            plan = plan_tiles(image, self.tiling, tile_size=S, max_tiles=self.max_tiles)
             tile_grid, resized = plan.grid, plan.resized
-            if self.tiling == "llava-next":
-                pictures = [plan.thumbnail, *plan.tiles]          # base image first, as LLaVA-NeXT
-            else:
-                pictures = [*plan.tiles] + ([plan.thumbnail] if plan.thumbnail is not None else [])
-            note = {"naive": "seed's grid, stretched; thumbnail last",
+            note = {"naive": "naive grid, stretched; thumbnail last",
                     "llava-next": "base image first, then crops of the padded resize",
                     "internvl": "stretched to the grid; thumbnail last if > 1 tile"}[self.tiling]
-            stages.append(Stage(f"tiles {tile_grid[0]}x{tile_grid[1]}", (len(pictures), 3, S, S), note))
+            stages.append(Stage(f"tiles {tile_grid[0]}x{tile_grid[1]}", tuple(pixel_values.shape), note))
 
-        pixel_values = self._pixel_values(pictures)                                  # (T, 3, S, S)
         features = self.encode(pixel_values)                                         # (T, N, C)
         stages.append(Stage("encoder", tuple(features.shape), f"{side}x{side} patches per picture"))
         projected = self.projector(features, grid=(side, side))                      # (T, N', D)
         stages.append(Stage("projector", tuple(projected.shape), self.projector_name))
         if self.tiling == "llava-next":
-            tokens = self._pack_llava_next(projected, plan)                          # (N_tokens, D)
+            from .tiling import llava_next_pack
+
+            tokens = llava_next_pack(projected, plan, self.image_newline)            # (N_tokens, D)
             stages.append(Stage("unpad + newline", tuple(tokens.shape), "LLaVA-NeXT pack_image_features"))
         else:
             tokens = projected.reshape(-1, self.llm_dim)                             # (T·N', D)
             stages.append(Stage("concatenate", tuple(tokens.shape), "pictures one after another"))
         return tokens, PipelineRecord(self.tiling, self.family, size, tuple(resized), tuple(tile_grid),
-                                      len(pictures), (side, side), tuple(features.shape), tokens.shape[0], stages)
-
-    def _pack_llava_next(self, projected, plan):
-        from .tiling import llava_next_pack
-
-        return llava_next_pack(projected, plan, self.image_newline)
+                                      pixel_values.shape[0], (side, side), tuple(features.shape), tokens.shape[0],
+                                      stages)
 
     def extra_repr(self) -> str:
         return f"tiling={self.tiling!r}, family={self.family!r}, llm_dim={self.llm_dim}, projector={self.projector_name!r}"

@@ -11,17 +11,30 @@ import numpy as np
 
 
 def as_display_array(image) -> np.ndarray:
-    """Any image as an ``(H, W, 3)`` float array in [0, 1] for ``imshow``.
+    """Any image as an ``(H, W, 3)`` float32 array in [0, 1] for ``imshow``.
 
-    Accepts a PIL image, a ``(3, H, W)`` / ``(H, W, 3)`` / ``(H, W)`` array or
-    tensor with values in [0, 1] or [0, 255]. CLIP-normalised tensors should go
-    through ``vlmlab.preprocess`` to undo the normalisation first.
+    Accepts a PIL image (converted by ``vlmlab.preprocess.to_rgb``: upright,
+    RGB) or a ``(3, H, W)`` / ``(H, W, 3)`` / ``(H, W)`` array or tensor. The
+    scale is read from the dtype, never from the values: integers (uint8) are
+    0..255 and divided by 255; floats are taken as [0, 1] and clipped there, so
+    a bicubic overshoot such as 1.02 shows as white instead of rescaling the
+    whole picture. Floats in 0..255 must be divided by 255 first;
+    CLIP-normalised tensors go through ``vlmlab.preprocess.denormalize``.
     """
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        from .preprocess import to_rgb
+
+        image = np.asarray(to_rgb(image))  # (H, W, 3) uint8
     try:  # torch is optional here: a plain numpy array works too
         import torch
 
         if isinstance(image, torch.Tensor):
-            image = image.detach().float().cpu().numpy()
+            image = image.detach().cpu()
+            if image.is_floating_point():
+                image = image.float()  # bfloat16 / float16 -> float32 (numpy has no bfloat16)
+            image = image.numpy()
     except ImportError:  # pragma: no cover
         pass
     arr = np.asarray(image)
@@ -33,10 +46,13 @@ def as_display_array(image) -> np.ndarray:
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[-1] != 3:
         raise ValueError(f"image must be (H, W), (H, W, 3) or (3, H, W), got shape {arr.shape}")
-    arr = arr.astype(np.float32)
-    if arr.max(initial=0.0) > 1.0:
-        arr = arr / 255.0
-    return np.clip(arr, 0.0, 1.0)
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float32)
+    if np.issubdtype(arr.dtype, np.integer):
+        return np.clip(arr.astype(np.float32) / 255.0, 0.0, 1.0)
+    if np.issubdtype(arr.dtype, np.floating):
+        return np.clip(arr.astype(np.float32), 0.0, 1.0)
+    raise TypeError(f"image must hold integers (0..255) or floats (0..1), got dtype {arr.dtype}")
 
 
 def new_axes(ncols: int = 1, nrows: int = 1, size: float = 3.0, **kwargs):
@@ -93,7 +109,9 @@ def overlay_heatmap(ax, image, heat, alpha: float = 0.5, cmap: str = "inferno", 
     visible square rather than a blur; it is scaled to [0, 1] for the colours.
     """
     arr = as_display_array(image)
-    heat = np.asarray(heat.detach().cpu() if hasattr(heat, "detach") else heat, dtype=np.float32)
+    if hasattr(heat, "detach"):  # a tensor, maybe bfloat16, which numpy cannot hold: float32 first
+        heat = heat.detach().float().cpu().numpy()
+    heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim != 2:
         raise ValueError(f"heat must be a 2-D (rows, cols) map, got shape {heat.shape}")
     span = heat.max() - heat.min()

@@ -3,9 +3,10 @@
 A CLIP encoder sees one ``tile_size x tile_size`` picture. Four ways to feed it
 a larger or non-square image, each choosing a grid and paying for it in tokens:
 
-* **naive grid** (the seed tutorial's ``split_image_to_tiles``): pick the
-  ``(rows, cols)`` whose aspect ratio is closest to the image's; a square image
-  always gets one tile, whatever its resolution.
+* **naive grid** (``split_image_to_tiles``, a common first implementation):
+  pick the ``(rows, cols)`` whose aspect ratio is closest to the image's. Its
+  flaw: it never looks at the resolution, so a square image always gets one
+  tile, whether it is 300 or 3000 pixels wide.
 * **LLaVA-NeXT "anyres"** (Liu et al. 2024, "LLaVA-NeXT: Improved reasoning, OCR,
   and world knowledge", https://llava-vl.github.io/blog/2024-01-30-llava-next/):
   choose among fixed resolutions (``LLAVA_NEXT_GRID_PINPOINTS``) by effective
@@ -32,7 +33,10 @@ LlavaNextModel.pack_image_features``; ``LlavaNextImageProcessor``;
 ``find_closest_aspect_ratio`` (OpenGVLab/InternVL, ``internvl_chat``) and
 ``transformers.models.got_ocr2.image_processing_got_ocr2.get_optimal_tiled_canvas``.
 
-Sizes are ``(height, width)``; grids are ``(rows, cols)``.
+Sizes are ``(height, width)``; grids are ``(rows, cols)``. Every function that
+takes a picture passes it through ``vlmlab.preprocess.to_rgb`` first (EXIF
+orientation applied, size limits, any mode to RGB), and turns it into tensors
+with ``preprocess.to_uint8_tensor`` / ``preprocess.normalize``.
 
     >>> select_best_resolution((336, 336), LLAVA_NEXT_GRID_PINPOINTS)
     (336, 672)
@@ -47,7 +51,8 @@ Sizes are ``(height, width)``; grids are ``(rows, cols)``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from ._validate import as_positive_int, as_size, check_choice
 
@@ -58,9 +63,13 @@ __all__ = [
     "internvl_grid",
     "internvl_num_tokens",
     "internvl_target_ratios",
+    "internvl_tokens_per_tile",
+    "llava_next_candidates",
     "llava_next_grid",
+    "llava_next_layout",
     "llava_next_num_tokens",
     "llava_next_pack",
+    "llava_next_pictures",
     "llava_next_pixel_values",
     "llava_next_resized_size",
     "llava_next_unpadded_grid",
@@ -84,18 +93,34 @@ QWEN2_VL_MAX_PIXELS = 28 * 28 * 1280
 QWEN2_VL_MAX_ASPECT_RATIO = 200
 
 
+def _patch_side(tile_size, patch_size) -> int:
+    """Patches along one side of a ``tile_size`` tile: ``tile_size / patch_size``, which must be whole."""
+    tile_size = as_positive_int(tile_size, "tile_size")
+    patch_size = as_positive_int(patch_size, "patch_size")
+    if patch_size > tile_size:
+        raise ValueError(f"patch_size={patch_size} is larger than tile_size={tile_size}: a tile must hold at least "
+                         "one patch")
+    if tile_size % patch_size:
+        raise ValueError(
+            f"tile_size={tile_size} is not a multiple of patch_size={patch_size}; a ViT has no rule for a partial "
+            f"patch (e.g. tile_size={tile_size // patch_size * patch_size} or {-(-tile_size // patch_size) * patch_size})"
+        )
+    return tile_size // patch_size
+
+
 # ---------------------------------------------------------------------------
-# The seed's naive grid
+# The naive grid: a common first implementation
 # ---------------------------------------------------------------------------
 
 
 def naive_grid(image_size, max_tiles: int = 6) -> tuple[int, int]:
-    """The seed's grid choice: the ``(rows, cols)`` whose ``cols / rows`` is closest to ``width / height``.
+    """A common first grid choice: the ``(rows, cols)`` whose ``cols / rows`` is closest to ``width / height``.
 
-    Written as the seed wrote it: for each tile count ``n <= max_tiles`` and each
-    ``rows <= n`` it tries ``cols = n // rows`` and keeps the first grid with the
-    smallest aspect-ratio error. It never looks at the resolution, so a square
-    image gets one tile whether it is 300 or 3000 pixels wide.
+    For each tile count ``n <= max_tiles`` and each ``rows <= n`` it tries
+    ``cols = n // rows`` and keeps the first grid with the smallest
+    aspect-ratio error. Its flaw: it never looks at the resolution, so a square
+    image gets one tile whether it is 300 or 3000 pixels wide (LLaVA-NeXT and
+    InternVL below both weigh the pixels).
     """
     height, width = as_size(image_size, "image_size")
     max_tiles = as_positive_int(max_tiles, "max_tiles")
@@ -111,12 +136,14 @@ def naive_grid(image_size, max_tiles: int = 6) -> tuple[int, int]:
 
 
 def split_image_to_tiles(image, tile_size: int = 336, max_tiles: int = 6):
-    """The seed's tiling: stretch to ``naive_grid``'s canvas, cut ``tile_size`` tiles, append a thumbnail.
+    """A common first tiling: stretch to ``naive_grid``'s canvas, cut ``tile_size`` tiles, append a thumbnail.
 
-    Returns ``(tiles, (rows, cols))`` where ``tiles`` holds the ``rows * cols``
-    tiles in reading order and then, last, the whole image squashed to one tile
-    (LANCZOS, as in the seed). Kept for teaching; ``plan_tiles`` is the
-    structured version.
+    ``image``: a PIL image (``vlmlab.preprocess.to_rgb`` rules). Returns
+    ``(tiles, (rows, cols))`` where ``tiles`` holds the ``rows * cols`` PIL
+    tiles in reading order and then, last, the whole image squashed to one
+    tile (LANCZOS). Its flaw is ``naive_grid``'s: a square image always gets
+    one tile, whatever its resolution. ``plan_tiles(image, "naive")`` is the
+    same plan with its geometry.
     """
     plan = plan_tiles(image, "naive", tile_size=tile_size, max_tiles=max_tiles)
     return [*plan.tiles, plan.thumbnail], plan.grid
@@ -189,11 +216,53 @@ def llava_next_resized_size(image_size, target) -> tuple[int, int]:
     return target_h, min(math.ceil(width * scale_h), target_w)
 
 
+def llava_next_candidates(tile_size: int = 336, max_tiles: int | None = None, pinpoints=None) -> list[tuple[int, int]]:
+    """The canvases LLaVA-NeXT may choose: ``pinpoints`` (default ``scaled_pinpoints(tile_size)``), keeping
+    only those cut into at most ``max_tiles`` crops when ``max_tiles`` is given.
+
+        >>> llava_next_candidates(336, max_tiles=2)
+        [(336, 672), (672, 336)]
+    """
+    tile_size = as_positive_int(tile_size, "tile_size")
+    candidates = scaled_pinpoints(tile_size) if pinpoints is None else _check_candidates(pinpoints)
+    if max_tiles is None:
+        return candidates
+    max_tiles = as_positive_int(max_tiles, "max_tiles")
+    kept = [(h, w) for h, w in candidates if (h // tile_size) * (w // tile_size) <= max_tiles]
+    if not kept:
+        fewest = min((h // tile_size) * (w // tile_size) for h, w in candidates)
+        raise ValueError(f"max_tiles={max_tiles} leaves no LLaVA-NeXT pinpoint (the smallest has {fewest} tiles)")
+    return kept
+
+
+class LlavaNextLayout(NamedTuple):
+    """Where an image goes on LLaVA-NeXT's canvas; all ``(height, width)`` except ``grid`` ``(rows, cols)``."""
+
+    canvas: tuple[int, int]   # the chosen pinpoint, cut into tiles
+    grid: tuple[int, int]     # crops of tile_size
+    resized: tuple[int, int]  # the image's size on the canvas, aspect ratio kept
+    offset: tuple[int, int]   # (top, left) of the resized image; the rest is black padding
+
+
+def llava_next_layout(image_size, tile_size: int = 336, pinpoints=None) -> LlavaNextLayout:
+    """The geometry of LLaVA-NeXT's anyres for an image of ``image_size``: canvas, grid, resized size, offset.
+
+    ``pinpoints`` defaults to ``scaled_pinpoints(tile_size)`` (use
+    ``llava_next_candidates`` to apply a tile limit). The padding is split as
+    ``LlavaNextImageProcessor._get_padding_size`` splits it: the odd pixel goes
+    to the right / bottom.
+    """
+    tile_size = as_positive_int(tile_size, "tile_size")
+    candidates = scaled_pinpoints(tile_size) if pinpoints is None else pinpoints
+    canvas = select_best_resolution(image_size, candidates)
+    resized = llava_next_resized_size(image_size, canvas)
+    offset = ((canvas[0] - resized[0]) // 2, (canvas[1] - resized[1]) // 2)
+    return LlavaNextLayout(canvas, (canvas[0] // tile_size, canvas[1] // tile_size), resized, offset)
+
+
 def llava_next_grid(image_size, tile_size: int = 336, pinpoints=None) -> tuple[int, int]:
     """``(rows, cols)`` of ``tile_size`` crops for LLaVA-NeXT (the base image is extra)."""
-    tile_size = as_positive_int(tile_size, "tile_size")
-    best_h, best_w = select_best_resolution(image_size, pinpoints or scaled_pinpoints(tile_size))
-    return best_h // tile_size, best_w // tile_size
+    return llava_next_layout(image_size, tile_size, pinpoints).grid
 
 
 def llava_next_unpadded_grid(image_size, feature_grid) -> tuple[int, int, int, int]:
@@ -221,11 +290,10 @@ def llava_next_num_tokens(image_size, tile_size: int = 336, patch_size: int = 14
 
     Equals ``LlavaNextProcessor``'s count (``_get_number_of_features`` with the
     CLS token removed, i.e. ``vision_feature_select_strategy="default"``).
-    ``pinpoints`` defaults to ``scaled_pinpoints(tile_size)``.
+    ``pinpoints`` defaults to ``scaled_pinpoints(tile_size)``; pass the same
+    candidates the plan used (``llava_next_candidates(tile_size, max_tiles)``).
     """
-    tile_size = as_positive_int(tile_size, "tile_size")
-    patch_size = as_positive_int(patch_size, "patch_size")
-    side = tile_size // patch_size  # features per tile side
+    side = _patch_side(tile_size, patch_size)  # features per tile side
     rows, cols = llava_next_grid(image_size, tile_size, pinpoints)
     top, bottom, left, right = llava_next_unpadded_grid(image_size, (rows * side, cols * side))
     unpadded_rows, unpadded_cols = bottom - top, right - left
@@ -247,13 +315,12 @@ def llava_next_pack(tile_features, plan: "TilePlan", image_newline):
     """
     import torch
 
-    if not isinstance(tile_features, torch.Tensor) or tile_features.ndim != 3:
-        raise ValueError(
-            "tile_features must be a (1 + tiles, tokens, dim) tensor, "
-            f"got {getattr(tile_features, 'shape', type(tile_features).__name__)}"
-        )
+    from ._validate import check_token_batch
+
+    T, N, D = check_token_batch(tile_features, "tile_features")  # (1 + tiles, tokens, dim)
+    if not isinstance(image_newline, torch.Tensor):
+        raise TypeError(f"image_newline must be a torch.Tensor of shape ({D},), got {type(image_newline).__name__}")
     rows, cols = plan.grid
-    T, N, D = tile_features.shape
     if T != 1 + rows * cols:
         raise ValueError(f"tile_features has {T} pictures; plan {plan.grid} needs 1 base + {rows * cols} crops")
     side = math.isqrt(N)
@@ -319,12 +386,32 @@ def internvl_grid(image_size, tile_size: int = 448, min_num: int = 1, max_num: i
     return best[1], best[0]
 
 
+def internvl_tokens_per_tile(tile_size: int = 448, patch_size: int = 14, downsample: int = 2) -> int:
+    """LLM tokens InternVL spends on one tile: ``(tile/patch)² / downsample²`` (256 for 448/14).
+
+    The ViT sees a ``(tile/patch)²`` patch grid; the pixel shuffle then folds
+    each ``downsample x downsample`` block of neighbours into one token, so
+    ``downsample`` must divide the grid's side.
+
+        >>> internvl_tokens_per_tile(448, 14)
+        256
+    """
+    side = _patch_side(tile_size, patch_size)
+    downsample = as_positive_int(downsample, "downsample")
+    if side % downsample:
+        raise ValueError(
+            f"downsample={downsample} must divide the {side}x{side} patch grid of a tile (tile_size={tile_size} / "
+            f"patch_size={patch_size}): the pixel shuffle folds each {downsample}x{downsample} block into one token"
+        )
+    return (side // downsample) ** 2
+
+
 def internvl_num_tokens(image_size, tile_size: int = 448, patch_size: int = 14, min_num: int = 1, max_num: int = 12,
                         use_thumbnail: bool = True, downsample: int = 2) -> int:
-    """InternVL2's visual tokens: ``(tile/patch)² / downsample²`` per tile (256 for 448/14), thumbnail included."""
+    """InternVL2's visual tokens: ``internvl_tokens_per_tile`` for every tile, the thumbnail included."""
+    per_tile = internvl_tokens_per_tile(tile_size, patch_size, downsample)
     rows, cols = internvl_grid(image_size, tile_size, min_num, max_num)
     tiles = rows * cols + (1 if use_thumbnail and rows * cols > 1 else 0)
-    per_tile = (tile_size // patch_size) ** 2 // downsample**2
     return tiles * per_tile
 
 
@@ -397,22 +484,37 @@ class TilePlan:
 
     ``tiles``: ``tile_size x tile_size`` PIL images in reading order;
     ``thumbnail``: the extra whole-image tile (LLaVA-NeXT's base image,
-    InternVL's thumbnail, the seed's thumbnail) or ``None``; ``grid``:
-    ``(rows, cols)``; ``resized``: the ``(height, width)`` the image content was
-    resized to; ``canvas``: the ``(height, width)`` cut into tiles
-    (``resized`` plus padding for LLaVA-NeXT, equal to ``resized`` otherwise);
-    ``image_size``: the original ``(height, width)``.
+    InternVL's thumbnail, the naive grid's thumbnail) or ``None``; ``grid``:
+    ``(rows, cols)``; ``image_size``: the original ``(height, width)``;
+    ``resized``: the ``(height, width)`` the image content was resized to;
+    ``canvas``: the ``(height, width)`` cut into tiles (``resized`` plus
+    padding for LLaVA-NeXT, equal to ``resized`` otherwise); ``offset``: the
+    ``(top, left)`` of the resized image on the canvas; ``max_tiles``: the tile
+    limit the plan was made under (``None``: the method's default).
     """
 
     method: str
     tiles: list
     thumbnail: object
     grid: tuple[int, int]
+    image_size: tuple[int, int]
     resized: tuple[int, int]
+    canvas: tuple[int, int]
+    offset: tuple[int, int]
     tile_size: int
-    image_size: tuple[int, int] = (0, 0)
-    canvas: tuple[int, int] = (0, 0)
-    offset: tuple[int, int] = field(default=(0, 0))  # (top, left) of the resized image on the canvas
+    max_tiles: int | None = None
+
+    def __post_init__(self):
+        check_choice(self.method, METHODS, "method")
+        self.grid = as_size(self.grid, "grid")
+        self.image_size = as_size(self.image_size, "image_size")
+        self.resized = as_size(self.resized, "resized")
+        self.canvas = as_size(self.canvas, "canvas")
+        self.tile_size = as_positive_int(self.tile_size, "tile_size")
+        top, left = self.offset
+        if top < 0 or left < 0 or top + self.resized[0] > self.canvas[0] or left + self.resized[1] > self.canvas[1]:
+            raise ValueError(f"offset {self.offset} puts the resized {self.resized} image outside the canvas {self.canvas}")
+        self.offset = (int(top), int(left))
 
     @property
     def num_tiles(self) -> int:
@@ -441,21 +543,28 @@ def _cut(canvas, grid, tile_size):
     ]
 
 
+def _to_pil(x):
+    """``(3, H, W)`` uint8 tensor -> RGB PIL image (lossless)."""
+    from PIL import Image
+
+    return Image.fromarray(x.permute(1, 2, 0).contiguous().numpy())
+
+
 def plan_tiles(image, method: str, tile_size: int = 336, max_tiles: int | None = None) -> TilePlan:
     """Cut ``image`` (PIL) into encoder-sized tiles the way ``method`` does.
 
-    * ``"naive"``: the seed (``naive_grid``; ``max_tiles`` defaults to 6); the
-      image is stretched to the grid (LANCZOS); a LANCZOS thumbnail always.
-    * ``"llava-next"``: ``select_best_resolution`` among
-      ``scaled_pinpoints(tile_size)`` (only those with at most ``max_tiles``
-      crops, when given); bicubic resize keeping the aspect ratio, centred on a
-      black canvas; the thumbnail is the base image (the whole image squashed
-      to ``tile_size``).
+    * ``"naive"``: a common first implementation (``naive_grid``; ``max_tiles``
+      defaults to 6); the image is stretched to the grid (LANCZOS); a LANCZOS
+      thumbnail always.
+    * ``"llava-next"``: the canvas among ``llava_next_candidates(tile_size,
+      max_tiles)`` (``llava_next_layout``); the tiles are the uint8 pictures of
+      ``llava_next_pictures``, so they are exactly what the encoder sees; the
+      thumbnail is the base image (the whole image squashed to ``tile_size``).
     * ``"internvl"``: ``internvl_grid`` with ``max_num = max_tiles`` (default
       12); stretched (bicubic); a thumbnail only when there is more than one tile.
 
-    The image goes through ``vlmlab.preprocess.to_rgb`` first (size limits,
-    EXIF orientation, mode conversion).
+    The image goes through ``vlmlab.preprocess.to_rgb`` first (EXIF
+    orientation, size limits, mode conversion).
     """
     from PIL import Image
 
@@ -466,46 +575,28 @@ def plan_tiles(image, method: str, tile_size: int = 336, max_tiles: int | None =
     if max_tiles is not None:
         max_tiles = as_positive_int(max_tiles, "max_tiles")
     image = to_rgb(image)
-    height, width = image.height, image.width
+    size = (image.height, image.width)
+
+    if method == "llava-next":
+        candidates = llava_next_candidates(tile_size, max_tiles)
+        layout = llava_next_layout(size, tile_size, candidates)
+        pictures = [_to_pil(x) for x in llava_next_pictures(image, tile_size, candidates)]  # base image first
+        return TilePlan(method, tiles=pictures[1:], thumbnail=pictures[0], grid=layout.grid, image_size=size,
+                        resized=layout.resized, canvas=layout.canvas, offset=layout.offset, tile_size=tile_size,
+                        max_tiles=max_tiles)
 
     if method == "naive":
-        grid = naive_grid((height, width), 6 if max_tiles is None else max_tiles)
-        resized = (grid[0] * tile_size, grid[1] * tile_size)
-        canvas = image.resize((resized[1], resized[0]), Image.LANCZOS)
-        thumbnail = image.resize((tile_size, tile_size), Image.LANCZOS)
-        offset = (0, 0)
-    elif method == "llava-next":
-        candidates = scaled_pinpoints(tile_size)
-        if max_tiles is not None:
-            candidates = [(h, w) for h, w in candidates if (h // tile_size) * (w // tile_size) <= max_tiles]
-            if not candidates:
-                raise ValueError(f"max_tiles={max_tiles} leaves no LLaVA-NeXT pinpoint (the smallest has 2 tiles)")
-        best_h, best_w = select_best_resolution((height, width), candidates)
-        grid = (best_h // tile_size, best_w // tile_size)
-        resized = llava_next_resized_size((height, width), (best_h, best_w))
-        # padding as transformers' LlavaNextImageProcessor._get_padding_size: the odd pixel goes right/bottom
-        offset = ((best_h - resized[0]) // 2, (best_w - resized[1]) // 2)
-        canvas = Image.new("RGB", (best_w, best_h), (0, 0, 0))
-        canvas.paste(image.resize((resized[1], resized[0]), Image.BICUBIC), (offset[1], offset[0]))
-        thumbnail = image.resize((tile_size, tile_size), Image.BICUBIC)
-    else:  # internvl
-        grid = internvl_grid((height, width), tile_size, 1, 12 if max_tiles is None else max_tiles)
-        resized = (grid[0] * tile_size, grid[1] * tile_size)
-        canvas = image.resize((resized[1], resized[0]), Image.BICUBIC)
-        thumbnail = image.resize((tile_size, tile_size), Image.BICUBIC) if grid[0] * grid[1] > 1 else None
-        offset = (0, 0)
-
-    return TilePlan(
-        method=method,
-        tiles=_cut(canvas, grid, tile_size),
-        thumbnail=thumbnail,
-        grid=grid,
-        resized=tuple(resized),
-        tile_size=tile_size,
-        image_size=(height, width),
-        canvas=(canvas.height, canvas.width),
-        offset=offset,
-    )
+        grid = naive_grid(size, 6 if max_tiles is None else max_tiles)
+        resample = Image.LANCZOS
+    else:  # internvl: stretched to the grid, no padding
+        grid = internvl_grid(size, tile_size, 1, 12 if max_tiles is None else max_tiles)
+        resample = Image.BICUBIC
+    resized = (grid[0] * tile_size, grid[1] * tile_size)
+    canvas = image.resize((resized[1], resized[0]), resample)  # PIL takes (width, height)
+    several = grid[0] * grid[1] > 1
+    thumbnail = image.resize((tile_size, tile_size), resample) if method == "naive" or several else None
+    return TilePlan(method, tiles=_cut(canvas, grid, tile_size), thumbnail=thumbnail, grid=grid, image_size=size,
+                    resized=resized, canvas=resized, offset=(0, 0), tile_size=tile_size, max_tiles=max_tiles)
 
 
 # ---------------------------------------------------------------------------
@@ -513,81 +604,72 @@ def plan_tiles(image, method: str, tile_size: int = 336, max_tiles: int | None =
 # ---------------------------------------------------------------------------
 
 
-def _uint8_chw(image):
-    """RGB PIL image -> ``(3, H, W)`` uint8 tensor."""
-    import numpy as np
-    import torch
+def llava_next_pictures(image, tile_size: int = 336, pinpoints=None):
+    """LLaVA-NeXT's input pictures as uint8, ``(1 + T, 3, tile, tile)``: the base image first, then the crops.
 
-    from .preprocess import to_rgb
-
-    return torch.from_numpy(np.array(to_rgb(image))).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
-
-
-def _normalize(x, mean, std):
-    import torch
-
-    # uint8 -> float, rescale by 1/255 and normalise in one multiply-add, as transformers fuses them
-    mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1) * 255.0
-    inv_std = 1.0 / (torch.tensor(std, dtype=torch.float32).view(-1, 1, 1) * 255.0)
-    return (x.to(torch.float32) - mean) * inv_std
-
-
-def llava_next_pixel_values(image, tile_size: int = 336, pinpoints=None):
-    """LLaVA-NeXT's input pictures ``(1 + T, 3, tile, tile)``, normalised: base image first, then the crops.
-
-    The same operations as ``LlavaNextImageProcessor`` (size and crop
-    ``tile_size``): torchvision bicubic resize with antialias on the uint8
-    image, black padding, crops, CLIP normalisation. Returns
-    ``(pixel_values, (height, width))``.
+    ``image``: a PIL image or a ``(3, H, W)`` uint8 tensor. The geometry is
+    ``llava_next_layout``'s: resize keeping the aspect ratio (bicubic with
+    antialias, on the uint8 image), paste on a black canvas at ``offset``, cut
+    ``tile_size`` crops in reading order. The base image is the whole picture
+    squashed to ``tile_size x tile_size``.
     """
     import torch
-    from torchvision.transforms.v2 import functional as tvF
 
-    from .preprocess import CLIP_MEAN, CLIP_STD
+    from .preprocess import resize_bicubic, to_uint8_tensor
 
     tile_size = as_positive_int(tile_size, "tile_size")
-    x = _uint8_chw(image)  # (3, H, W)
-    height, width = x.shape[-2:]
-    best_h, best_w = select_best_resolution((height, width), pinpoints or scaled_pinpoints(tile_size))
-    new_h, new_w = llava_next_resized_size((height, width), (best_h, best_w))
-    resized = tvF.resize(x, [new_h, new_w], interpolation=tvF.InterpolationMode.BICUBIC, antialias=True)
-    top, left = (best_h - new_h) // 2, (best_w - new_w) // 2
-    canvas = torch.zeros(3, best_h, best_w, dtype=torch.uint8)
-    canvas[:, top:top + new_h, left:left + new_w] = resized
-    rows, cols = best_h // tile_size, best_w // tile_size
-    crops = canvas.view(3, rows, tile_size, cols, tile_size).permute(1, 3, 0, 2, 4).reshape(-1, 3, tile_size, tile_size)
-    base = tvF.resize(x, [tile_size, tile_size], interpolation=tvF.InterpolationMode.BICUBIC, antialias=True)
-    pictures = torch.cat([base[None], crops], dim=0)  # (1 + T, 3, tile, tile)
-    return _normalize(pictures, CLIP_MEAN, CLIP_STD), (int(height), int(width))
+    x = image if isinstance(image, torch.Tensor) and image.dtype == torch.uint8 else to_uint8_tensor(image)
+    layout = llava_next_layout(tuple(x.shape[-2:]), tile_size, pinpoints)
+    (canvas_h, canvas_w), (rows, cols), (new_h, new_w), (top, left) = layout
+    canvas = torch.zeros(3, canvas_h, canvas_w, dtype=torch.uint8)
+    canvas[:, top:top + new_h, left:left + new_w] = resize_bicubic(x, (new_h, new_w))
+    crops = canvas.view(3, rows, tile_size, cols, tile_size).permute(1, 3, 0, 2, 4)  # (rows, cols, 3, t, t)
+    base = resize_bicubic(x, (tile_size, tile_size))  # (3, t, t)
+    return torch.cat([base[None], crops.reshape(-1, 3, tile_size, tile_size)], dim=0)  # (1 + T, 3, t, t)
+
+
+def llava_next_pixel_values(image, tile_size: int = 336, pinpoints=None, mean=None, std=None):
+    """LLaVA-NeXT's input pictures ``(1 + T, 3, tile, tile)``, normalised: base image first, then the crops.
+
+    ``llava_next_pictures`` then ``preprocess.normalize`` (``mean`` / ``std``
+    default to CLIP's): the same operations, and the same numbers, as
+    ``LlavaNextImageProcessor`` with size and crop ``tile_size``. Returns
+    ``(pixel_values, (height, width))``, the size of the upright image.
+    """
+    from .preprocess import CLIP_MEAN, CLIP_STD, normalize, to_uint8_tensor
+
+    x = to_uint8_tensor(image)  # (3, H, W), upright
+    pictures = llava_next_pictures(x, tile_size, pinpoints)
+    return normalize(pictures, mean or CLIP_MEAN, std or CLIP_STD), (int(x.shape[1]), int(x.shape[2]))
 
 
 def qwen2_vl_pixel_values(image, patch_size: int = 14, merge_size: int = 2, temporal_patch_size: int = 2,
-                          min_pixels: int = QWEN2_VL_MIN_PIXELS, max_pixels: int = QWEN2_VL_MAX_PIXELS):
+                          min_pixels: int = QWEN2_VL_MIN_PIXELS, max_pixels: int = QWEN2_VL_MAX_PIXELS,
+                          mean=None, std=None):
     """Qwen2-VL's flattened patches ``(rows*cols, 3*temporal*p*p)`` and ``grid_thw = (1, rows, cols)``.
 
-    Smart resize (bicubic, antialias), normalise, then cut ``p x p`` patches in
-    the order Qwen2-VL's vision tower expects: each 2x2 merge group's four
-    patches are consecutive, so the patch merger can concatenate neighbours by
-    a plain reshape. A still image is repeated ``temporal_patch_size`` times
-    (the tower's first layer is a 3-D convolution over frames). Same layout as
-    ``Qwen2VLImageProcessor.patchify``.
+    Smart resize (bicubic, antialias), normalise, cut ``p x p`` patches
+    (``vlmlab.patches.patchify``, row-major), then put them in the order
+    Qwen2-VL's vision tower expects (``vlmlab.patches.merge_order``): each
+    ``merge x merge`` window's patches are consecutive, so the patch merger can
+    concatenate neighbours by a plain reshape. A still image is repeated
+    ``temporal_patch_size`` times (the tower's first layer is a 3-D convolution
+    over frames): each vector is laid out ``(C, temporal, p, p)``. Same numbers
+    as ``Qwen2VLImageProcessor``.
     """
-    from torchvision.transforms.v2 import functional as tvF
+    import torch
 
-    from .preprocess import CLIP_MEAN, CLIP_STD
+    from .patches import merge_order, patchify
+    from .preprocess import CLIP_MEAN, CLIP_STD, normalize, resize_bicubic, to_uint8_tensor
 
     p = as_positive_int(patch_size, "patch_size")
     m = as_positive_int(merge_size, "merge_size")
     t = as_positive_int(temporal_patch_size, "temporal_patch_size")
-    x = _uint8_chw(image)
+    x = to_uint8_tensor(image)  # (3, H, W)
     new_h, new_w = smart_resize(int(x.shape[1]), int(x.shape[2]), p * m, min_pixels, max_pixels)
-    x = tvF.resize(x, [new_h, new_w], interpolation=tvF.InterpolationMode.BICUBIC, antialias=True)
-    x = _normalize(x, CLIP_MEAN, CLIP_STD)  # (3, H, W) float
+    x = normalize(resize_bicubic(x, (new_h, new_w)), mean or CLIP_MEAN, std or CLIP_STD)  # (3, h, w) float
     rows, cols = new_h // p, new_w // p
-    x = x.view(3, rows // m, m, p, cols // m, m, p)  # (C, rows/m, m, p, cols/m, m, p)
-    x = x.permute(1, 4, 2, 5, 0, 3, 6)  # (rows/m, cols/m, m, m, C, p, p): merge groups together
-    x = x.unsqueeze(5).expand(-1, -1, -1, -1, -1, t, -1, -1)  # repeat the still frame t times
-    patches = x.reshape(rows * cols, 3 * t * p * p)
-    import torch
-
-    return patches, torch.tensor([[1, rows, cols]])
+    patches = patchify(x[None], p)[0]  # (rows*cols, 3*p*p), row-major
+    patches = patches[merge_order((rows, cols), m)]  # merge windows together
+    patches = patches.view(-1, 3, 1, p * p).expand(-1, 3, t, p * p)  # repeat the still frame t times
+    return patches.reshape(rows * cols, 3 * t * p * p), torch.tensor([[1, rows, cols]])

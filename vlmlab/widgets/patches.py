@@ -32,10 +32,14 @@ def fit_to_patches(image, patch_size: int, image_size=None) -> np.ndarray:
 
         h, w = as_size(image_size, "image_size")
         check_divisible((h, w), p, "image_size")
-        if not isinstance(image, Image.Image):
+        from ..preprocess import to_rgb
+
+        if isinstance(image, Image.Image):
+            image = to_rgb(image)  # upright RGB, the rule of every entry point
+        else:
             image = Image.fromarray((as_display_array(image) * 255).round().astype(np.uint8))
         if pil_size_hw(image) != (h, w):
-            image = image.convert("RGB").resize((w, h), Image.BICUBIC)  # PIL takes (width, height)
+            image = image.resize((w, h), Image.BICUBIC)  # PIL takes (width, height)
         return as_display_array(image)
     arr = as_display_array(image)
     H, W = arr.shape[:2]

@@ -15,20 +15,25 @@ __all__ = ["DEFAULT_TILE", "plan_summary", "tile_plan_figure", "tile_planner", "
 def plan_summary(plan, patch_size: int = 14) -> dict:
     """Numbers of a ``tiling.TilePlan``: pictures encoded, tokens, padding and stretch.
 
-    Tokens: ``naive`` = every picture's ``(tile/patch)²`` patches (the seed
-    concatenates them); ``llava-next`` = ``tiling.llava_next_num_tokens``;
-    ``internvl`` = ``(tile/patch)² / 4`` per picture (2x2 pixel shuffle).
+    Tokens, each from its ``tiling`` function: ``naive`` = every picture's
+    ``(tile/patch)²`` patches, concatenated; ``llava-next`` =
+    ``tiling.llava_next_num_tokens`` over the same candidates the plan chose
+    from (``llava_next_candidates(tile, plan.max_tiles)``); ``internvl`` =
+    ``tiling.internvl_tokens_per_tile`` per picture (2x2 pixel shuffle).
     """
     from .. import tiling
+    from ..patches import patch_grid
 
     p = as_positive_int(patch_size, "patch_size")
-    per_tile = (plan.tile_size // p) ** 2
+    t = plan.tile_size
     if plan.method == "llava-next":
-        tokens = tiling.llava_next_num_tokens(plan.image_size, plan.tile_size, p)
+        candidates = tiling.llava_next_candidates(t, plan.max_tiles)
+        tokens = tiling.llava_next_num_tokens(plan.image_size, t, p, pinpoints=candidates)
     elif plan.method == "internvl":
-        tokens = plan.num_tiles * per_tile // 4
+        tokens = plan.num_tiles * tiling.internvl_tokens_per_tile(t, p)
     else:
-        tokens = plan.num_tiles * per_tile
+        rows, cols = patch_grid((t, t), p)
+        tokens = plan.num_tiles * rows * cols  # every patch of every picture is a token
     canvas_pixels = plan.canvas[0] * plan.canvas[1]
     return dict(
         method=plan.method, grid=plan.grid, pictures=plan.num_tiles, tokens=tokens,
@@ -107,35 +112,38 @@ def tiling_canvas(plan):
 def tile_planner(images: dict, tile_sizes=("method's own", 224, 336, 448), patch_size: int = 14):
     """Interactive tile planner: image, method, tile size, max tiles -> grid, padding, tiles and tokens.
 
-    ``images``: ``name -> PIL image``. Returns an ``ipywidgets.VBox``.
+    ``images``: ``name -> PIL image``. Returns an ``ipywidgets.VBox`` whose
+    ``summary`` attribute holds the :func:`plan_summary` of the plan on show.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     from .. import tiling
+    from . import render_into
 
-    if not isinstance(images, dict) or not images:
-        raise ValueError("images must be a non-empty dict name -> PIL image")
+    if not isinstance(images, dict):
+        raise TypeError(f"images must be a dict name -> PIL image, got {type(images).__name__}")
+    if not images:
+        raise ValueError("images must be a non-empty dict name -> PIL image, got an empty dict")
     image_box = widgets.Dropdown(options=list(images), description="image")
     method_box = widgets.ToggleButtons(options=list(tiling.METHODS), description="method")
     tile_box = widgets.Dropdown(options=list(tile_sizes), description="tile size")
     max_box = widgets.IntSlider(value=6, min=1, max=12, description="max tiles", continuous_update=False)
     out = widgets.Output()
+    box = widgets.VBox([widgets.HBox([image_box, tile_box, max_box]), method_box, out])
+
+    def draw():
+        max_tiles = max_box.value
+        if method_box.value == "llava-next" and max_tiles < 2:
+            print("LLaVA-NeXT's smallest pinpoint has 2 tiles; using max tiles = 2")
+            max_tiles = 2
+        tile = None if isinstance(tile_box.value, str) else tile_box.value
+        fig, box.summary = tile_plan_figure(images[image_box.value], method_box.value, tile, max_tiles, patch_size)
+        return fig
 
     def redraw(*_):
-        with out:
-            out.clear_output(wait=True)
-            max_tiles = max_box.value
-            if method_box.value == "llava-next" and max_tiles < 2:
-                print("LLaVA-NeXT's smallest pinpoint has 2 tiles; using max tiles = 2")
-                max_tiles = 2
-            tile = None if isinstance(tile_box.value, str) else tile_box.value
-            fig, info = tile_plan_figure(images[image_box.value], method_box.value, tile, max_tiles, patch_size)
-            display(fig)
-            plt.close(fig)
+        render_into(out, draw)
 
-    for box in (image_box, method_box, tile_box, max_box):
-        box.observe(redraw, names="value")
+    for control in (image_box, method_box, tile_box, max_box):
+        control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([image_box, tile_box, max_box]), method_box, out])
+    return box
