@@ -20,6 +20,26 @@ def random_image(height, width, seed=0):
     return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
+def save_tiny_clip(path):
+    """Save a tiny random CLIP like the toy one into ``path`` (32-pixel images, patch 4: an 8x8 grid, width 24),
+    with its processor, so that ``VLMVisionEncoder(str(path))`` loads it offline. Returns ``str(path)``."""
+    import torch
+    from transformers import CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    from vlmlab import toyclip
+    from vlmlab.shapes import ShapesWorld
+
+    torch.manual_seed(0)
+    tokenizer = toyclip.build_tokenizer(ShapesWorld().words())
+    config = toyclip.build_config(tokenizer, dict(image_size=32, patch_size=4, vision_width=24, vision_layers=2,
+                                                  text_width=24, text_layers=1, heads=2, projection_dim=16))
+    model = CLIPModel(config).eval()
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    model.save_pretrained(path)
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
+    return str(path)
+
+
 def llava_next_processor(tile_size=336, patch_size=14):
     """A ``LlavaNextProcessor`` built offline: llava-v1.6's image settings (pinpoints rescaled
     to ``tile_size``) and a 3-word tokenizer, so tests can ask it to count image tokens."""

@@ -65,7 +65,7 @@ def test_every_sample_file_is_small_and_has_its_source_and_licence_in_the_readme
 def test_load_sample_unknown_name_lists_the_valid_names():
     with pytest.raises(ValueError, match=r"must be one of the samples 'astronaut', 'cat'.*'chart'; got 'nope'"):
         load_sample("nope")
-    with pytest.raises(ValueError, match="got 3"):
+    with pytest.raises(TypeError, match="name must be a str.*got 3"):
         load_sample(3)
 
 
@@ -205,6 +205,9 @@ def test_float_images(tmp_path, values, expected):
 
 
 def test_to_rgb_never_returns_the_same_object():
+    from vlmlab import preprocess
+
+    assert to_rgb is preprocess.to_rgb  # one home for the image rule
     image = Image.new("RGB", (2, 2), (1, 2, 3))
     out = to_rgb(image)
     assert out is not image and out.tobytes() == image.tobytes()
@@ -259,6 +262,15 @@ def test_exif_orientation_on_a_phone_style_jpeg(tmp_path):
     assert top[0] > 200 and top[1] < 50 and bottom.max() < 30
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_of_an_image_already_open(tmp_path, orientation):
+    stored = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 10
+    path = with_orientation(Image.fromarray(stored), tmp_path / "o.png", orientation)
+    with Image.open(path) as opened:  # as a user opens it, EXIF still attached
+        assert np.array_equal(np.asarray(load_image(opened)), displayed(stored, orientation))
+        assert np.array_equal(np.asarray(to_rgb(opened)), displayed(stored, orientation))
+
+
 def test_invalid_orientation_is_ignored(tmp_path):
     path = with_orientation(Image.new("RGB", (3, 2), (5, 5, 5)), tmp_path / "bad.png", 9)
     assert load_image(path).size == (3, 2)
@@ -301,6 +313,12 @@ def test_missing_path(tmp_path):
 def test_directory(tmp_path):
     with pytest.raises(ValueError, match="is a folder, not an image file"):
         load_image(tmp_path)
+
+
+def test_empty_path_is_not_called_a_folder():
+    with pytest.raises(ValueError, match="load_image got an empty path '';") as info:
+        load_image("")
+    assert "folder" not in str(info.value)
 
 
 def test_empty_file(tmp_path):

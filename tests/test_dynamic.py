@@ -1,14 +1,15 @@
-"""vlmlab.dynamic: the seed's tile loop, the fixed dynamic-resolution encoder, padding masks."""
+"""vlmlab.dynamic: tiles one by one, the dynamic-resolution encoder against transformers' CLIP, padding masks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from vlmlab import dynamic, tiling
 from vlmlab.dynamic import DynamicResolutionEncoder, encode_tiles, pad_batch
+
+from helpers import random_image as image
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +25,17 @@ def encoder():
     return VLMVisionEncoder(CLIPVisionModel(config))
 
 
-def image(height, width, seed=0):
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+def hf_features(encoder, img, size):
+    """The reference: transformers' CLIPImageProcessor resizes to ``size`` (no crop), CLIPVisionModel runs with
+    interpolate_pos_encoding=True; the penultimate layer without CLS, as VLMVisionEncoder reads it."""
+    from transformers import CLIPImageProcessor
+
+    processor = CLIPImageProcessor(size={"height": size[0], "width": size[1]}, do_center_crop=False)
+    pixel_values = processor(images=img, return_tensors="pt")["pixel_values"]
+    assert pixel_values.shape[-2:] == size
+    with torch.no_grad():
+        out = encoder.vision_model(pixel_values, output_hidden_states=True, interpolate_pos_encoding=True)
+    return out.hidden_states[-2][0, 1:]
 
 
 def test_encode_tiles_concatenates_each_tiles_patches(encoder):
@@ -47,22 +56,22 @@ def test_dynamic_output_lengths_follow_smart_resize(encoder):
         assert (th // 8) % 2 == 0 and (tw // 8) % 2 == 0  # the 2x2 merge divides the grid
 
 
-def test_dynamic_equals_clip_with_2d_interpolated_positions(encoder):
-    """Same numbers as running HF CLIP with interpolate_pos_encoding=True on the same pixels."""
+@pytest.mark.parametrize("size", [(50, 120), (120, 50), (70, 70)])
+def test_dynamic_equals_transformers_clip_with_interpolated_positions(encoder, size):
+    """Same numbers as transformers' processor + CLIP with interpolate_pos_encoding=True at the smart-resized size."""
     dyn = DynamicResolutionEncoder(encoder)
-    img = image(50, 120)
-    pixel_values = dyn.pixel_values(img)
-    expected = encoder.vision_model(pixel_values, output_hidden_states=True,
-                                    interpolate_pos_encoding=True).hidden_states[-2][0, 1:]
-    torch.testing.assert_close(dyn([img])[0], expected)
+    img = image(*size, seed=size[0])
+    target = tiling.smart_resize(*size, 16, dyn.min_pixels, dyn.max_pixels)  # patch 8 x merge 2
+    assert target != (32, 32)  # a grid the position table was not trained on
+    torch.testing.assert_close(dyn([img])[0], hf_features(encoder, img, target), atol=1e-5, rtol=1e-5)
 
 
 def test_dynamic_at_native_size_is_the_plain_encoder(encoder):
+    """At the trained 32x32 there is nothing to interpolate: transformers' CLIP as it stands."""
     dyn = DynamicResolutionEncoder(encoder)
     img = image(32, 32)
-    pixel_values = dyn.pixel_values(img)
-    assert pixel_values.shape[-2:] == (32, 32)
-    torch.testing.assert_close(dyn([img])[0], encoder(pixel_values)[0])
+    assert dyn.pixel_values(img).shape[-2:] == (32, 32)
+    torch.testing.assert_close(dyn([img])[0], hf_features(encoder, img, (32, 32)), atol=1e-5, rtol=1e-5)
 
 
 def test_no_second_position_table(encoder):
@@ -90,9 +99,9 @@ def test_1d_flattened_interpolation_mixes_rows_2d_does_not():
     assert (rows_1d.max(1).values - rows_1d.min(1).values > 0.9).all()  # each 1-D "row" spans two old rows
 
 
-def test_seed_resize_breaks_its_own_maximum():
-    h, w = dynamic.seed_resize_size((100, 2000), patch_size=14, min_size=224, max_size=1344)
-    assert w > 1344
+def test_naive_resize_breaks_its_own_maximum():
+    # scale = max(min(1344 / 2000, 1), 224 / 100) = 2.24: the minimum wins, 2000 -> 4480 > 1344
+    assert dynamic.naive_resize_size((100, 2000), patch_size=14, min_size=224, max_size=1344) == (224, 4480)
 
 
 def test_bad_arguments(encoder):
@@ -100,6 +109,14 @@ def test_bad_arguments(encoder):
         DynamicResolutionEncoder(encoder, min_pixels=10_000, max_pixels=100)
     with pytest.raises(TypeError, match="list of PIL"):
         DynamicResolutionEncoder(encoder)("not an image")
+    with pytest.raises(ValueError, match="at least one PIL image"):
+        DynamicResolutionEncoder(encoder)([])
+    with pytest.raises(TypeError, match=r"images\[1\] must be a PIL.Image.Image, got ndarray"):
+        DynamicResolutionEncoder(encoder)([image(32, 32), np.zeros((32, 32, 3))])
+    with pytest.raises(TypeError, match="encoder must have a patch_size"):
+        DynamicResolutionEncoder(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="features must be a list"):
+        pad_batch(torch.zeros(2, 3, 4))
     with pytest.raises(ValueError, match="aspect ratio"):
         DynamicResolutionEncoder(encoder)([image(1, 400)])
     with pytest.raises(ValueError, match="at least one"):

@@ -9,29 +9,15 @@ from PIL import Image
 
 from vlmlab.pipeline import TILINGS, VLMVisionPipeline
 
+from helpers import random_image, save_tiny_clip
+
 LLM_DIM = 40
 
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
     """A tiny random CLIP saved like the toy one: 32-pixel images, patch 4 (an 8x8 grid), width 24."""
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
-
-    from vlmlab import toyclip
-    from vlmlab.shapes import ShapesWorld
-
-    torch.manual_seed(0)
-    tokenizer = toyclip.build_tokenizer(ShapesWorld().words())
-    config = toyclip.build_config(tokenizer, dict(image_size=32, patch_size=4, vision_width=24, vision_layers=2,
-                                                  text_width=24, text_layers=1, heads=2, projection_dim=16))
-    assert isinstance(config, CLIPConfig)
-    model = CLIPModel(config).eval()
-    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    path = tmp_path_factory.mktemp("tiny-clip")
-    model.save_pretrained(path)
-    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
-    assert isinstance(tokenizer, CLIPTokenizer)
-    return str(path)
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +25,6 @@ def encoder(tiny_clip):
     from vlmlab.clip import VLMVisionEncoder
 
     return VLMVisionEncoder(tiny_clip)
-
-
-def random_image(height, width, seed=0):
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
 # Non-square sizes in both orientations, a tiny one and a large one.
@@ -66,6 +47,28 @@ def test_token_count_equals_budget(encoder, tiling):
             assert record.pictures == budget.tiles
 
 
+@pytest.mark.parametrize("max_tiles", [None, 2])
+def test_llava_next_pixel_values_are_the_tested_ones(encoder, max_tiles):
+    """The pipeline gives the encoder exactly llava_next_pixel_values, which equals LlavaNextImageProcessor."""
+    from vlmlab.preprocess import image_mean_std
+    from vlmlab.tiling import llava_next_candidates, llava_next_pixel_values
+
+    from helpers import llava_next_processor
+
+    pipe = VLMVisionPipeline(encoder, llm_dim=LLM_DIM, tiling="llava-next", max_tiles=max_tiles)
+    candidates = llava_next_candidates(32, max_tiles)
+    processor = llava_next_processor(tile_size=32, patch_size=4).image_processor
+    processor.image_grid_pinpoints = [list(c) for c in candidates]
+    for i, size in enumerate([(50, 130), (130, 50), (96, 64)]):
+        image = random_image(*size, seed=i)
+        ours, plan = pipe.pixel_values(image)
+        expected, _ = llava_next_pixel_values(image, 32, candidates, *image_mean_std(encoder.processor))
+        assert torch.equal(ours, expected), size
+        theirs = processor(images=image, return_tensors="pt")["pixel_values"][0]
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+        assert plan.grid[0] * plan.grid[1] <= (max_tiles or 6)
+
+
 def test_budget_settings_are_the_encoders(encoder):
     # A 300x200 image in LLaVA-NeXT style with 32-pixel tiles and 4-pixel patches:
     # the pipeline asks token_budget with exactly those values.
@@ -84,7 +87,7 @@ def test_naive_tiling_is_tiles_plus_thumbnail(encoder):
     tokens, record = pipe.encode_image(random_image(50, 130))
     rows, cols = naive_grid((50, 130))
     assert record.tile_grid == (rows, cols)
-    assert record.pictures == rows * cols + 1  # + the seed's thumbnail
+    assert record.pictures == rows * cols + 1  # + the thumbnail
     assert tokens.shape == ((rows * cols + 1) * 64, LLM_DIM)
     assert pipe.token_budget((50, 130)) is None
 
@@ -112,7 +115,7 @@ def test_family_projectors_and_image_newline(encoder):
     assert VLMVisionPipeline(encoder, LLM_DIM).image_newline is None
 
 
-def test_forward_as_the_seed(encoder):
+def test_forward_batches_one_picture_per_image(encoder):
     pipe = VLMVisionPipeline(encoder, llm_dim=LLM_DIM, projector="linear")
     out = pipe(torch.randn(3, 3, 32, 32))
     assert out.shape == (3, 64, LLM_DIM)  # (32/4)^2 = 64 patch tokens, CLS dropped
@@ -141,7 +144,7 @@ def test_bad_input(encoder):
         VLMVisionPipeline(encoder, LLM_DIM, projector="resampler", tiling="llava-next", num_heads=4)
     with pytest.raises(ValueError, match="has 1 channels.*expected 3"):
         VLMVisionPipeline(encoder, LLM_DIM)(torch.randn(1, 1, 32, 32))
-    with pytest.raises(TypeError, match="PIL image"):
+    with pytest.raises(TypeError, match="image must be a PIL.Image.Image, got Tensor"):
         VLMVisionPipeline(encoder, LLM_DIM).encode_image(torch.rand(3, 32, 32))
 
 

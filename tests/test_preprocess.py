@@ -10,14 +10,12 @@ import torch
 from PIL import Image
 
 from vlmlab import preprocess
-from vlmlab.preprocess import CLIP_MEAN, CLIP_STD, clip_transform, denormalize, document_transform, expand_to_square
+from vlmlab.preprocess import (CLIP_MEAN, CLIP_STD, clip_transform, denormalize, document_transform,
+                               expand_to_square, normalize, to_rgb, to_uint8_tensor)
+
+from helpers import random_image
 
 STD = torch.tensor(CLIP_STD).view(3, 1, 1)
-
-
-def random_image(height, width, seed=0, mode="RGB"):
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).convert(mode)
 
 
 def uint8_levels(a, b):
@@ -96,8 +94,10 @@ def test_expand_to_square_uses_clip_mean():
     assert out.size == (40, 40)
     assert out.getpixel((0, 0)) == (122, 116, 104)
     assert out.getpixel((20, 20)) == (255, 0, 0)
-    with pytest.raises(ValueError, match="background"):
+    with pytest.raises(ValueError, match=r"background must be an \(r, g, b\) triple of ints in 0..255, got \(300, 0, 0\)"):
         expand_to_square(Image.new("RGB", (4, 2)), background=(300, 0, 0))
+    with pytest.raises(TypeError, match="background must be an"):
+        expand_to_square(Image.new("RGB", (4, 2)), background="red")
 
 
 def test_extreme_sizes():
@@ -106,7 +106,7 @@ def test_extreme_sizes():
     with pytest.raises(ValueError, match="aspect ratio 5000.0 .* over the limit of 200"):
         clip_transform(224)(Image.new("RGB", (5000, 1)))  # would be a 224 x 1,120,000 strip
     assert document_transform(Image.new("RGB", (5000, 1)), 64).size == (64, 64)  # fit inside: fine
-    with pytest.raises(ValueError, match="over the limit of 89,478,485"):
+    with pytest.raises(ValueError, match="more than the limit of 89,478,485 pixels"):
         clip_transform(224)(Image.new("1", (20000, 20000)))  # refused before the RGB copy (1.2 GB)
 
 
@@ -117,3 +117,72 @@ def test_bad_arguments():
         clip_transform(32)(np.zeros((4, 4, 3)))
     with pytest.raises(ValueError, match="target_size must be a positive int"):
         document_transform(Image.new("RGB", (4, 4)), -1)
+
+
+# ----------------------------------------------------------------------------- the one image and tensor rules
+
+
+def test_to_uint8_tensor_is_channels_first_uint8():
+    image = Image.new("RGB", (3, 2))  # 3 wide, 2 tall
+    image.putdata([(1, 2, 3), (4, 5, 6), (7, 8, 9), (10, 11, 12), (13, 14, 15), (16, 17, 18)])
+    x = to_uint8_tensor(image)
+    assert x.dtype == torch.uint8 and x.shape == (3, 2, 3)  # (C, H, W)
+    assert x[:, 1, 2].tolist() == [16, 17, 18]  # row 1, column 2
+    assert x[0].tolist() == [[1, 4, 7], [10, 13, 16]]
+
+
+def test_normalize_hand_worked():
+    x = torch.tensor([0, 255, 128], dtype=torch.uint8).view(3, 1, 1).expand(3, 1, 2)
+    out = normalize(x, mean=(0.5, 0.5, 0.5), std=(0.25, 0.5, 1.0))
+    assert out.dtype == torch.float32 and out.shape == (3, 1, 2)
+    expected = [(0 - 0.5) / 0.25, (1 - 0.5) / 0.5, (128 / 255 - 0.5) / 1.0]
+    torch.testing.assert_close(out[:, 0, 0], torch.tensor(expected), atol=1e-6, rtol=0)
+    # a float image in [0, 1] is not rescaled again
+    torch.testing.assert_close(normalize(x.float() / 255, (0.5,) * 3, (0.25, 0.5, 1.0)), out, atol=1e-6, rtol=0)
+
+
+def test_normalize_matches_transformers_rescale_and_normalize():
+    from transformers import CLIPImageProcessor
+
+    image = random_image(32, 32)  # already at the processor's size: only rescale + normalise act
+    theirs = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})(
+        images=image, return_tensors="pt")["pixel_values"][0]
+    torch.testing.assert_close(normalize(to_uint8_tensor(image)), theirs, atol=1e-6, rtol=0)
+
+
+def test_normalize_bad_input():
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        normalize(np.zeros((3, 2, 2)))
+    with pytest.raises(TypeError, match="uint8 .* or float .*, got dtype torch.int64"):
+        normalize(torch.zeros(3, 2, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"x must be \(\.\.\., 3, H, W\)"):
+        normalize(torch.zeros(4, 2, 2))
+
+
+def test_pixel_limit_is_read_when_called(monkeypatch):
+    image = Image.new("L", (40, 30))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1199)
+    with pytest.raises(ValueError, match=r"image is 30x40 \(height x width\) = 1,200 pixels, more than the limit of 1,199"):
+        to_rgb(image)
+    with pytest.raises(ValueError, match="more than the limit of 1,199"):
+        clip_transform(16)(image)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1200)
+    assert to_rgb(image).size == (40, 30)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # Pillow's way to turn the guard off
+    assert clip_transform(16)(Image.new("1", (20000, 20000))).shape == (3, 16, 16)
+
+
+def test_empty_images_are_refused():
+    for size in [(0, 5), (5, 0)]:
+        with pytest.raises(ValueError, match=r"image is empty: \(height, width\) = "):
+            to_rgb(Image.new("RGB", size))
+    with pytest.raises(ValueError, match=r"picture is empty"):
+        to_rgb(Image.new("RGB", (0, 0)), name="picture")
+
+
+def test_image_mean_std():
+    from transformers import CLIPImageProcessor
+
+    assert preprocess.image_mean_std(None) == (CLIP_MEAN, CLIP_STD)
+    processor = CLIPImageProcessor(image_mean=[0.5, 0.5, 0.5], image_std=[0.25, 0.25, 0.25])
+    assert preprocess.image_mean_std(processor) == ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))

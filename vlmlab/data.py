@@ -103,7 +103,7 @@ def _open_source(source):
     """(file object for Image.open, description). Raises for paths that aren't files."""
     if isinstance(source, (str, os.PathLike)):
         what = _describe(source)
-        if not str(os.fspath(source)).strip():  # Path("") would mean the current folder
+        if isinstance(source, str) and source == "":  # Path("") would mean the current folder
             raise ValueError(f"load_image got an empty path {what}; pass the path of an image file")
         path = Path(source).expanduser()
         if isinstance(source, str) and source.split("://")[0] in ("http", "https", "ftp"):

@@ -1,0 +1,54 @@
+"""vlmlab.plotting: the display scale comes from the dtype; heatmaps in any float dtype."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vlmlab.plotting import as_display_array, overlay_heatmap
+
+
+def test_float_image_with_overshoot_is_clipped_not_rescaled():
+    # a [0, 1] image after a bicubic resize: one pixel overshoots to 1.02
+    x = torch.full((3, 2, 2), 0.5)
+    x[0, 0, 0] = 1.02
+    arr = as_display_array(x)
+    assert arr.shape == (2, 2, 3) and arr.dtype == np.float32
+    assert arr[0, 0, 0] == 1.0  # clipped
+    assert arr[1, 1, 1] == 0.5  # the rest untouched (dividing by 255 would make it 0.002: black)
+
+
+def test_integers_are_divided_by_255():
+    x = np.array([[0, 51, 255]], dtype=np.uint8)  # (H, W) grey
+    np.testing.assert_allclose(as_display_array(x)[0, :, 0], [0.0, 0.2, 1.0], atol=1e-7)
+    assert as_display_array(torch.tensor([[1]], dtype=torch.uint8))[0, 0, 0] == pytest.approx(1 / 255)  # not 1.0
+
+
+def test_pil_images_follow_the_image_rule():
+    rgba = Image.new("RGBA", (2, 1), (255, 0, 0, 0))  # fully transparent: white, as to_rgb composites it
+    np.testing.assert_array_equal(as_display_array(rgba), np.ones((1, 2, 3), np.float32))
+    sixteen = Image.new("I;16", (1, 1), 65535)  # 16-bit white stays white
+    np.testing.assert_array_equal(as_display_array(sixteen), np.ones((1, 1, 3), np.float32))
+
+
+def test_bfloat16_and_layouts():
+    x = torch.rand(3, 4, 5).to(torch.bfloat16)
+    arr = as_display_array(x)
+    assert arr.shape == (4, 5, 3) and arr.dtype == np.float32
+    np.testing.assert_allclose(arr, x.float().permute(1, 2, 0).numpy())
+    with pytest.raises(ValueError, match=r"image must be \(H, W\), \(H, W, 3\) or \(3, H, W\), got shape \(2, 4, 5\)"):
+        as_display_array(np.zeros((2, 4, 5)))
+
+
+def test_overlay_heatmap_accepts_bfloat16():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    heat = torch.arange(6, dtype=torch.bfloat16).view(2, 3)
+    im = overlay_heatmap(ax, torch.rand(3, 8, 12), heat)
+    np.testing.assert_allclose(im.get_array(), np.arange(6).reshape(2, 3) / 5)  # scaled to [0, 1]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="heat must be a 2-D"):
+        overlay_heatmap(ax, torch.rand(3, 8, 12), torch.zeros(6))
