@@ -6,8 +6,8 @@ import torch
 from vlmlab.patches import PatchEmbedding, cost_table, patch_grid, patchify, unpatchify, vit_flops
 
 
-def test_patch_grid_seed_table():
-    # The seed's table: image / patch -> tokens (square images, no CLS).
+def test_patch_grid_token_table():
+    # The usual table: image / patch -> tokens (square images, no CLS).
     for size, p, tokens in [(224, 16, 196), (224, 14, 256), (336, 14, 576), (448, 14, 1024)]:
         rows, cols = patch_grid(size, p)
         assert rows * cols == tokens

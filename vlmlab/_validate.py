@@ -89,3 +89,9 @@ def check_choice(value, choices, name: str):
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)!r}, got {value!r}")
     return value
+
+
+def check_at_most(low, high, low_name: str, high_name: str) -> None:
+    """Require ``low <= high`` for a pair of limits such as ``min_pixels`` / ``max_pixels``."""
+    if low > high:
+        raise ValueError(f"{low_name} must be <= {high_name}, got {low_name}={low}, {high_name}={high}")

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_positive_int, as_size
+from ._validate import as_positive_int, as_size, check_at_most
 
 __all__ = [
     "DynamicResolutionEncoder",
@@ -114,8 +114,7 @@ class DynamicResolutionEncoder(nn.Module):
         self.factor = self.patch_size * self.merge_size
         self.min_pixels = as_positive_int(min_pixels, "min_pixels") if min_pixels is not None else 4 * self.factor**2
         self.max_pixels = as_positive_int(max_pixels, "max_pixels") if max_pixels is not None else 1280 * self.factor**2
-        if self.min_pixels > self.max_pixels:
-            raise ValueError(f"min_pixels must be <= max_pixels, got {self.min_pixels} > {self.max_pixels}")
+        check_at_most(self.min_pixels, self.max_pixels, "min_pixels", "max_pixels")
         self.mean, self.std = image_mean_std(getattr(encoder, "processor", None))
 
     def target_size(self, image_size) -> tuple[int, int]:

@@ -155,6 +155,7 @@ def vit_flops(image_size, patch_size: int, embed_dim: int = 768, num_layers: int
     ``attention`` and ``total`` (all in FLOPs, ints).
     """
     rows, cols = patch_grid(image_size, patch_size)
+    in_channels = as_positive_int(in_channels, "in_channels")
     D = as_positive_int(embed_dim, "embed_dim")
     L = as_positive_int(num_layers, "num_layers")
     hidden = int(D * mlp_ratio)
@@ -169,7 +170,7 @@ def vit_flops(image_size, patch_size: int, embed_dim: int = 768, num_layers: int
 
 def cost_table(settings=((224, 16), (224, 14), (336, 14), (448, 14)), embed_dim: int = 768, num_layers: int = 12,
                mlp_ratio: float = 4.0) -> list[dict]:
-    """The seed's "image size / patch size / tokens / cost" table, computed.
+    """The "image size / patch size / tokens / cost" table, computed.
 
     ``settings`` is a sequence of ``(image_size, patch_size)``; each row holds
     ``image_size``, ``patch_size``, ``grid``, ``patches`` (tokens an LLM would

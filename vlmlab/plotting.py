@@ -117,10 +117,6 @@ def overlay_heatmap(ax, image, heat, alpha: float = 0.5, cmap: str = "inferno", 
     span = heat.max() - heat.min()
     heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
     height, width = arr.shape[:2]
-    ax.imshow(arr)
-    im = ax.imshow(heat, cmap=cmap, alpha=alpha, extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=10)
-    return im
+    show_image(ax, arr, title)
+    return ax.imshow(heat, cmap=cmap, alpha=alpha, extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+                     interpolation="nearest")

@@ -54,7 +54,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ._validate import as_positive_int, as_size, check_choice
+from ._validate import as_positive_int, as_size, check_at_most, check_choice
 
 __all__ = [
     "LLAVA_NEXT_GRID_PINPOINTS",
@@ -353,8 +353,7 @@ def internvl_target_ratios(min_num: int = 1, max_num: int = 12) -> list[tuple[in
     """
     min_num = as_positive_int(min_num, "min_num")
     max_num = as_positive_int(max_num, "max_num")
-    if min_num > max_num:
-        raise ValueError(f"min_num must be <= max_num, got min_num={min_num}, max_num={max_num}")
+    check_at_most(min_num, max_num, "min_num", "max_num")
     ratios = set(
         (i, j)
         for n in range(min_num, max_num + 1)
@@ -436,8 +435,7 @@ def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = QW
     factor = as_positive_int(factor, "factor")
     min_pixels = as_positive_int(min_pixels, "min_pixels")
     max_pixels = as_positive_int(max_pixels, "max_pixels")
-    if min_pixels > max_pixels:
-        raise ValueError(f"min_pixels must be <= max_pixels, got {min_pixels} > {max_pixels}")
+    check_at_most(min_pixels, max_pixels, "min_pixels", "max_pixels")
     if max(height, width) / min(height, width) > QWEN2_VL_MAX_ASPECT_RATIO:
         raise ValueError(
             f"absolute aspect ratio must be smaller than {QWEN2_VL_MAX_ASPECT_RATIO}, got "
