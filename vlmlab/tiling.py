@@ -58,6 +58,7 @@ from ._validate import as_positive_int, as_size, check_at_most, check_choice
 
 __all__ = [
     "LLAVA_NEXT_GRID_PINPOINTS",
+    "LlavaNextLayout",
     "METHODS",
     "TilePlan",
     "internvl_grid",
