@@ -13,7 +13,20 @@ a small grammar::
     glyphs   := "the digit " digit " at the " corner (" and " ...)*
 
 for example "a small red circle left of a large blue square", "two green
-triangles and a small yellow cross with the digit 7 at the top right".
+triangles and a small yellow cross with the digit 7 at the top right"::
+
+    >>> d = parse("a small red circle left of a large blue square")
+    >>> d.relation, [p.text for p in d.phrases]
+    ('left of', ['a small red circle', 'a large blue square'])
+    >>> equivalent("a small red circle left of a large blue square",
+    ...            "a large blue square right of a small red circle")
+    True
+    >>> for n in hard_negatives("a small red circle left of a large blue square"):
+    ...     print(f"{n.swap:9}{n.caption}")
+    relation a large blue square left of a small red circle
+    colour   a small blue circle left of a large red square
+    size     a large red circle left of a small blue square
+    shape    a small red square left of a large blue circle
 
 ``hard_negatives`` rearranges the *same words* so that the sentence is false:
 the two sides of a relation swapped, or two objects' colours (sizes, shapes,

@@ -8,12 +8,14 @@ background, so ``render(scene)`` is a pure function and a question about a
 scene can be answered from the data alone (``vlmlab.grammar``)::
 
     >>> world = SceneWorld()
-    >>> images, scenes = world.sample(3, seed=0)
+    >>> images, scenes = world.sample(3, seed=1)
     >>> images.shape                       # (n, height, width, RGB), uint8
     (3, 64, 64, 3)
     >>> from vlmlab.grammar import caption
-    >>> caption(scenes[0])                 # doctest: +SKIP
-    'a small green circle above a large orange diamond with the digit 4 at the top left'
+    >>> caption(scenes[0])
+    'a small yellow circle below a large red circle with the digit 0 at the top left and the digit 8 at the top right'
+    >>> scenes[0].objects[0].box           # (top, left, bottom, right) in pixels
+    (52, 14, 61, 23)
 
 What the world is built to teach:
 
