@@ -12,10 +12,11 @@ from PIL import Image
 
 from vlmlab import scenes as scenes_module
 from vlmlab.glyphs import read_glyph
-from vlmlab.grammar import caption, questions
+from vlmlab.grammar import caption, describe, questions
 from vlmlab.scenes import (
     CORNERS,
     HELDOUT_PAIRS,
+    HELDOUT_RELATIONS,
     INK,
     SCENE_SHAPES,
     SceneWorld,
@@ -224,11 +225,35 @@ def test_heldout_split(world):
     assert {c for c, _ in train_kinds} == set(COLOURS) and {s for _, s in train_kinds} == set(SCENE_SHAPES)
     assert all(world.split_of(s) == "heldout" for s in heldout)
     assert {o.kind for s in heldout for o in s.objects} >= set(HELDOUT_PAIRS)
-    assert Counter(world.split_of(s) for s in everything).keys() == {"train", "heldout"}
+    assert Counter(world.split_of(s) for s in everything).keys() == {"train", "heldout", "heldout_relation"}
 
     custom = SceneWorld(colours=["red", "blue"], shapes=["circle", "square"], heldout=[("red", "square")])
     assert custom.train_pairs == (("red", "circle"), ("blue", "circle"), ("blue", "square"))
     assert all(o.kind != ("red", "square") for s in custom.sample_scenes(200, seed=0) for o in s.objects)
+
+
+def test_heldout_relation_pairings_are_never_said_in_training(world):
+    """Training images show triangles above things, but their captions never say "triangle above"."""
+    train = world.sample_scenes(1500, seed=6, split="train")
+    said, shown = set(), set()
+    for scene in train:
+        d = describe(scene)
+        if d.relation:
+            said.add((d.phrases[0].shape, d.relation))
+        for a in scene.objects:
+            for b in scene.objects:
+                if a.kind != b.kind:
+                    shown.add((a.shape, relation(a, b)))
+    assert world.heldout_relations == HELDOUT_RELATIONS
+    assert not said & set(HELDOUT_RELATIONS)
+    assert set(HELDOUT_RELATIONS) <= shown  # in the images, just never in those words
+    assert len(said) == len(SCENE_SHAPES) * 4 - len(HELDOUT_RELATIONS)  # every other pairing is said
+    novel = world.sample_scenes(100, seed=7, split="heldout_relation")
+    for scene in novel:
+        d = describe(scene)
+        assert len(scene.objects) == 2 and (d.phrases[0].shape, d.relation) in HELDOUT_RELATIONS
+        assert world.split_of(scene) == "heldout_relation"
+        assert all(o.kind in world.train_pairs for o in scene.objects)
 
 
 def test_single_object_case_and_non_square_canvas():
@@ -269,6 +294,7 @@ def test_clutter_and_noise_are_part_of_the_scene():
         (dict(shapes=["hexagon"]), ValueError, r"shapes: unknown name 'hexagon'; accepted names are \['circle'"),
         (dict(colours="red"), TypeError, r"colours must be a list of names"),
         (dict(heldout=[("red", "hexagon")]), ValueError, r"heldout shape must be one of"),
+        (dict(heldout_relations=[("circle", "behind")]), ValueError, r"heldout_relations relation must be one of"),
         (dict(canvas_size=24), ValueError, r"canvas_size must be at least 32 pixels a side, got \(24, 24\)"),
         (dict(glyph_scale=2), ValueError,
          r"canvas_size \(64, 64\) is too small for glyph_scale=2: glyph_scale must be in \[1, 1\] .*at least 79 px"),
@@ -284,7 +310,7 @@ def test_bad_world_parameters(kwargs, error, match):
 
 def test_bad_sampling_arguments(world):
     SceneWorld(canvas_size=(40, 80), max_glyphs=0)  # no glyphs: a small canvas is fine
-    with pytest.raises(ValueError, match=r"split must be one of \['all', 'heldout', 'train'\], got 'test'"):
+    with pytest.raises(ValueError, match=r"split must be one of \['all', 'heldout', 'heldout_relation', 'train'\], got 'test'"):
         world.sample(2, seed=0, split="test")
     with pytest.raises(ValueError, match="seed must be a non-negative int, got -1"):
         world.sample(2, seed=-1)
@@ -292,6 +318,8 @@ def test_bad_sampling_arguments(world):
         world.sample_scenes(0, seed=0)
     with pytest.raises(ValueError, match="needs held-out pairs"):
         SceneWorld(heldout=()).sample(1, seed=0, split="heldout")
+    with pytest.raises(ValueError, match=r"needs held-out relation pairings and max_objects >= 2, .*max_objects=1"):
+        SceneWorld(max_objects=1).sample(1, seed=0, split="heldout_relation")
     with pytest.raises(TypeError, match="scene must be a vlmlab.scenes.Scene"):
         render("a small red circle")
 

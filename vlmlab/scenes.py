@@ -31,6 +31,10 @@ What the world is built to teach:
 * **Generalisation.** ``HELDOUT_PAIRS`` lists colour–shape kinds that the
   ``"train"`` split never shows; the ``"heldout"`` split puts at least one in
   every scene, so "zero-shot" there means a new combination of known words.
+  ``HELDOUT_RELATIONS`` does the same for what a caption says: training
+  captions never make a triangle the subject of "above" (the scene is told the
+  other way round, "... below a ... triangle"); the ``"heldout_relation"``
+  split says exactly that.
 
 Sizes are ``(height, width)``; every draw comes from
 ``numpy.random.default_rng(seed)``, so a seed gives the same scenes anywhere.
@@ -38,6 +42,7 @@ Sizes are ``(height, width)``; every draw comes from
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import asdict, dataclass
@@ -60,9 +65,13 @@ HELDOUT_PAIRS: tuple[tuple[str, str], ...] = (
     ("yellow", "diamond"),
     ("purple", "circle"),
 )
+# (shape, relation) pairings that no training caption says: in the training
+# split "a small red triangle above a large blue square" is always said as
+# "a large blue square below a small red triangle".
+HELDOUT_RELATIONS: tuple[tuple[str, str], ...] = (("triangle", "above"), ("circle", "left of"))
 CORNERS: tuple[str, ...] = ("top left", "top right", "bottom left", "bottom right")
 RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
-SPLITS: tuple[str, ...] = ("train", "heldout", "all")
+SPLITS: tuple[str, ...] = ("train", "heldout", "heldout_relation", "all")
 
 MAX_OBJECTS = 4  # four large objects still leave room to place them at random
 MIN_CANVAS_SIDE = 32
@@ -129,13 +138,25 @@ class Scene:
     noise_seed: int = 0
 
     def to_dict(self) -> dict:
-        """The ground truth as plain Python data (lists, strings, numbers), boxes included."""
+        """The ground truth as plain Python data (tuples, strings, numbers; JSON-ready), boxes included."""
         data = asdict(self)
         for obj, d in zip(self.objects, data["objects"]):
             d["box"] = obj.box
         for glyph, d in zip(self.glyphs, data["glyphs"]):
             d["box"] = glyph.box
         return data
+
+
+def said_relation(objects) -> tuple[str, str] | None:
+    """``(shape, relation)`` that a caption of ``objects`` says, e.g. ``("triangle", "above")``.
+
+    Only a scene of exactly two objects of two kinds is captioned with a
+    relation (see ``vlmlab.grammar``), the first object as its subject; for
+    any other scene this is None.
+    """
+    if len(objects) != 2 or objects[0].kind == objects[1].kind:
+        return None
+    return (objects[0].shape, relation(objects[0], objects[1]))
 
 
 def relation(a: SceneObject, b: SceneObject) -> str:
@@ -164,6 +185,8 @@ class SceneWorld:
             ``vlmlab.shapes.COLOURS`` and every shape of ``SCENE_SHAPES``).
         heldout: colour-shape pairs kept out of the ``"train"`` split
             (default: the pairs of ``HELDOUT_PAIRS`` within ``colours`` x ``shapes``).
+        heldout_relations: (shape, relation) pairings that no ``"train"``
+            caption says (default: those of ``HELDOUT_RELATIONS`` within ``shapes``).
         max_glyphs: digits per scene, uniform in ``[0, max_glyphs]``, one per corner.
         glyph_scale: image pixels per font pixel; the corner squares must hold
             the glyph, so a larger scale needs a larger canvas.
@@ -174,7 +197,7 @@ class SceneWorld:
     """
 
     def __init__(self, canvas_size=64, min_objects: int = 1, max_objects: int = 4,
-                 colours=None, shapes=None, heldout=None, max_glyphs: int = 2, glyph_scale: int = 1,
+                 colours=None, shapes=None, heldout=None, heldout_relations=None, max_glyphs: int = 2, glyph_scale: int = 1,
                  clutter: int = 0, noise: float = 0.0, background_noise: float = 6.0):
         self.canvas_size = as_size(canvas_size, "canvas_size")
         side = min(self.canvas_size)
@@ -189,6 +212,7 @@ class SceneWorld:
         self.colours = _names(colours, COLOURS, "colours")
         self.shapes = _names(shapes, SCENE_SHAPES, "shapes")
         self.heldout_pairs = self._check_heldout(heldout)
+        self.heldout_relations = self._check_heldout_relations(heldout_relations)
         self.max_glyphs = as_int_in_range(max_glyphs, "max_glyphs", 0, len(CORNERS), " (one per corner)")
         self.glyph_scale = as_positive_int(glyph_scale, "glyph_scale")
         self.clutter = as_int_in_range(clutter, "clutter", 0, 64)
@@ -227,6 +251,17 @@ class SceneWorld:
             raise ValueError("heldout holds every colour-shape pair; the training split would be empty")
         return tuple(dict.fromkeys(pairs))
 
+    def _check_heldout_relations(self, pairings) -> tuple[tuple[str, str], ...]:
+        if pairings is None:
+            return tuple(p for p in HELDOUT_RELATIONS if p[0] in self.shapes)
+        checked = []
+        for pairing in pairings:
+            if not (isinstance(pairing, (tuple, list)) and len(pairing) == 2):
+                raise ValueError(f"heldout_relations must hold (shape, relation) pairs, got {pairing!r}")
+            checked.append((check_choice(pairing[0], self.shapes, "heldout_relations shape"),
+                            check_choice(pairing[1], RELATIONS, "heldout_relations relation")))
+        return tuple(dict.fromkeys(checked))
+
     def _check_glyph_fits(self) -> None:
         # A glyph keeps one pixel clear on each side inside its corner square.
         need = glyph_size(self.glyph_scale)[0] + 2
@@ -244,13 +279,21 @@ class SceneWorld:
     def sample_scenes(self, n: int, seed: int, split: str = "train") -> list[Scene]:
         """``n`` scenes drawn reproducibly from ``seed``.
 
-        ``split="train"`` never uses a held-out colour-shape pair; ``"heldout"``
-        puts at least one in every scene; ``"all"`` draws from every pair.
+        ``split="train"`` never uses a held-out colour-shape pair and its
+        captions never say a held-out relation pairing; ``"heldout"`` puts at
+        least one held-out pair in every scene; ``"heldout_relation"`` draws
+        two-object scenes (of training pairs) whose caption says a held-out
+        pairing; ``"all"`` draws from every pair, with no rule on captions.
         """
         n = as_positive_int(n, "n")
         check_choice(split, SPLITS, "split")
         if split == "heldout" and not self.heldout_pairs:
             raise ValueError("split='heldout' needs held-out pairs, but this world has none (heldout=())")
+        if split == "heldout_relation" and not (self.heldout_relations and self.max_objects >= 2):
+            raise ValueError(
+                "split='heldout_relation' needs held-out relation pairings and max_objects >= 2, got "
+                f"heldout_relations={self.heldout_relations} and max_objects={self.max_objects}"
+            )
         rng = np.random.default_rng(as_seed(seed))
         return [self._draw_scene(rng, split) for _ in range(n)]
 
@@ -265,11 +308,30 @@ class SceneWorld:
         return np.stack([render(scene) for scene in scenes]), scenes
 
     def split_of(self, scene: Scene) -> str:
-        """``"heldout"`` if any object of ``scene`` has a held-out colour-shape pair, else ``"train"``."""
-        return "heldout" if any(obj.kind in self.heldout_pairs for obj in scene.objects) else "train"
+        """The split ``scene`` belongs to: ``"heldout"`` if any object has a held-out
+        colour-shape pair, else ``"heldout_relation"`` if its caption says a held-out
+        relation pairing, else ``"train"``."""
+        if any(obj.kind in self.heldout_pairs for obj in scene.objects):
+            return "heldout"
+        return "heldout_relation" if said_relation(scene.objects) in self.heldout_relations else "train"
 
     def _draw_scene(self, rng: np.random.Generator, split: str) -> Scene:
-        n = int(rng.integers(self.min_objects, self.max_objects + 1))
+        """One scene of ``split``; a layout whose caption breaks the split's rule on
+        relation pairings is said the other way round, or drawn again."""
+        while True:
+            scene = self._draw_any_scene(rng, split)
+            if split == "all":
+                return scene
+            want = split == "heldout_relation"
+            for objects in (scene.objects, scene.objects[::-1]):
+                if (said_relation(objects) in self.heldout_relations) == want:
+                    return dataclasses.replace(scene, objects=objects)
+
+    def _draw_any_scene(self, rng: np.random.Generator, split: str) -> Scene:
+        if split == "heldout_relation":
+            n = 2  # the only scenes whose caption says a relation
+        else:
+            n = int(rng.integers(self.min_objects, self.max_objects + 1))
         kinds = self._draw_kinds(rng, n, split)
         sizes = [str(s) for s in rng.choice(tuple(SIZE_FRACTIONS), size=n)]
         radii = [SIZE_FRACTIONS[s] * min(self.canvas_size) for s in sizes]
