@@ -197,8 +197,8 @@ class SceneWorld:
     """
 
     def __init__(self, canvas_size=64, min_objects: int = 1, max_objects: int = 4,
-                 colours=None, shapes=None, heldout=None, heldout_relations=None, max_glyphs: int = 2, glyph_scale: int = 1,
-                 clutter: int = 0, noise: float = 0.0, background_noise: float = 6.0):
+                 colours=None, shapes=None, heldout=None, heldout_relations=None, max_glyphs: int = 2,
+                 glyph_scale: int = 1, clutter: int = 0, noise: float = 0.0, background_noise: float = 6.0):
         self.canvas_size = as_size(canvas_size, "canvas_size")
         side = min(self.canvas_size)
         if side < MIN_CANVAS_SIDE:
@@ -318,7 +318,7 @@ class SceneWorld:
     def _draw_scene(self, rng: np.random.Generator, split: str) -> Scene:
         """One scene of ``split``; a layout whose caption breaks the split's rule on
         relation pairings is said the other way round, or drawn again."""
-        while True:
+        for _ in range(1000):
             scene = self._draw_any_scene(rng, split)
             if split == "all":
                 return scene
@@ -326,6 +326,10 @@ class SceneWorld:
             for objects in (scene.objects, scene.objects[::-1]):
                 if (said_relation(objects) in self.heldout_relations) == want:
                     return dataclasses.replace(scene, objects=objects)
+        raise ValueError(
+            f"no scene of split {split!r} found in 1000 draws: heldout_relations={self.heldout_relations} "
+            f"leaves too little to draw from with these colours, shapes and held-out pairs"
+        )
 
     def _draw_any_scene(self, rng: np.random.Generator, split: str) -> Scene:
         if split == "heldout_relation":
