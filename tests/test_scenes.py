@@ -20,6 +20,7 @@ from vlmlab.scenes import (
     INK,
     SCENE_SHAPES,
     SceneWorld,
+    glyph_reading_accuracy,
     relation,
     render,
     shape_mask,
@@ -198,19 +199,19 @@ def test_glyphs_are_legible_at_full_size_and_not_after_shrinking_four_times():
     """The reason for tiling, measured: nearest-template reading of every digit's box."""
     world = SceneWorld(256, max_glyphs=4)
     images, scenes = world.sample(150, seed=5)
-    full, shrunk, n = 0, 0, 0
-    for image, scene in zip(images, scenes):
-        # Down to the encoder's 64 pixels (PIL filters before it shrinks), and back up to read the same box.
-        small = Image.fromarray(image).resize((64, 64), Image.BILINEAR)
-        back = np.asarray(small.resize((256, 256), Image.BILINEAR))
-        for g in scene.glyphs:
-            t, l, b, r = g.box
-            full += read_glyph(image[t:b, l:r], g.scale) == g.char
-            shrunk += read_glyph(back[t:b, l:r], g.scale) == g.char
-            n += 1
-    assert n > 250
-    assert full == n  # every digit read at full resolution
-    assert shrunk / n < 0.3  # near chance (1 in 10) once shrunk
+    assert sum(len(s.glyphs) for s in scenes) > 250
+    assert glyph_reading_accuracy(images, scenes) == 1.0  # every digit read at full resolution
+    assert glyph_reading_accuracy(images, scenes, shrink_to=64) < 0.3  # near chance (1 in 10) at 64 px
+    # By hand for one scene: shrink to 64 px, enlarge back, read the same box.
+    image, scene = images[0], scenes[0]
+    back = np.asarray(Image.fromarray(image).resize((64, 64), Image.BILINEAR).resize((256, 256), Image.BILINEAR))
+    read = [read_glyph(back[g.box[0]:g.box[2], g.box[1]:g.box[3]], g.scale) == g.char for g in scene.glyphs]
+    assert glyph_reading_accuracy(images[:1], scenes[:1], shrink_to=(64, 64)) == sum(read) / len(read)
+    # shrink_to is (height, width): "shrinking" a wide canvas to its own size changes nothing.
+    wide = SceneWorld((128, 256), max_glyphs=4)
+    images, scenes = wide.sample(60, seed=2)
+    assert glyph_reading_accuracy(images, scenes, shrink_to=(128, 256)) == 1.0
+    assert glyph_reading_accuracy(images, scenes, shrink_to=(32, 64)) < 0.35
 
 
 def test_heldout_split(world):
@@ -322,6 +323,11 @@ def test_bad_sampling_arguments(world):
         SceneWorld(max_objects=1).sample(1, seed=0, split="heldout_relation")
     with pytest.raises(TypeError, match="scene must be a vlmlab.scenes.Scene"):
         render("a small red circle")
+    images, scenes = SceneWorld(max_glyphs=0).sample(2, seed=0)
+    with pytest.raises(ValueError, match="the scenes hold no glyphs; .* max_glyphs > 0"):
+        glyph_reading_accuracy(images, scenes)
+    with pytest.raises(ValueError, match="must match in number, got 1 images and 2 scenes"):
+        glyph_reading_accuracy(images[:1], scenes)
 
 
 def test_docstring_examples_run():

@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ._validate import as_float_in_range, as_int_in_range, as_positive_int, as_seed, as_size, check_choice
-from .glyphs import DIGITS, draw_glyph, glyph_size
+from .glyphs import DIGITS, draw_glyph, glyph_size, read_glyph
 from .shapes import BACKGROUND, COLOURS, SHAPES
 
 SCENE_SHAPES: tuple[str, ...] = SHAPES + ("diamond",)
@@ -472,6 +472,38 @@ def shape_mask(obj: SceneObject) -> np.ndarray:
         w = 0.35 * r
         return ((np.abs(x) <= r) & (np.abs(y) <= w)) | ((np.abs(x) <= w) & (np.abs(y) <= r))
     raise ValueError(f"shape must be one of {list(SCENE_SHAPES)}, got {obj.shape!r}")
+
+
+def glyph_reading_accuracy(images: np.ndarray, scenes: list[Scene], shrink_to=None) -> float:
+    """Fraction of the scenes' digits that ``read_glyph`` reads from ``images``.
+
+    Args:
+        images: uint8 ``(n, height, width, 3)``, as ``SceneWorld.sample`` returns.
+        scenes: the ``n`` scenes drawn in them.
+        shrink_to: ``(height, width)`` (or one int): first shrink each image to
+            this size and enlarge it back, as an encoder that reads a downscaled
+            image would see it (PIL bilinear, which filters before shrinking).
+
+    The reader is a nearest-template matcher, so 1.0 means every digit is
+    intact, and 0.1 is chance.
+    """
+    from PIL import Image
+
+    if len(images) != len(scenes):
+        raise ValueError(f"images and scenes must match in number, got {len(images)} images and {len(scenes)} scenes")
+    correct = total = 0
+    for image, scene in zip(images, scenes):
+        if shrink_to is not None:
+            h, w = as_size(shrink_to, "shrink_to")
+            small = Image.fromarray(image).resize((w, h), Image.BILINEAR)  # PIL sizes are (width, height)
+            image = np.asarray(small.resize((image.shape[1], image.shape[0]), Image.BILINEAR))
+        for glyph in scene.glyphs:
+            top, left, bottom, right = glyph.box
+            correct += read_glyph(image[top:bottom, left:right], glyph.scale) == glyph.char
+            total += 1
+    if total == 0:
+        raise ValueError("the scenes hold no glyphs; sample them from a world with max_glyphs > 0")
+    return correct / total
 
 
 # ------------------------------------------------------------------ helpers
