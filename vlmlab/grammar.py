@@ -297,13 +297,17 @@ class Question:
 
 
 def questions(scene: Scene) -> list[Question]:
-    """Every question the scene's ground truth answers unambiguously, in a fixed order.
+    """Questions about ``scene`` with their answers, in a fixed order.
 
-    Kinds: ``count`` ("how many circles?"), ``colour`` ("what colour is the
-    square?", when one square), ``shape`` ("what shape is the red object?"),
-    ``size`` ("what size is the red square?"), ``relation`` ("what is left of
-    the triangle?", when exactly one object is), ``glyph`` ("what digit is at
-    the bottom right?"). Answers are one or two words ("red", "blue square").
+    Kinds: ``count`` ("how many objects?", and "how many circles?" for each
+    shape present), ``colour`` ("what colour is the square?", when there is
+    one square), ``shape`` ("what shape is the red object?", when one object
+    is red), ``size`` ("what size is the red square?", when there is one red
+    square), ``relation`` ("what is left of the triangle?", when there is one
+    triangle and exactly one object stands in that relation to it), ``glyph``
+    ("what digit is at the bottom right?"). A question is asked only where
+    its "the" picks out one object, so every answer is unambiguous. Answers
+    are one or two words ("red", "two", "blue square").
     """
     objs = scene.objects
     shapes = Counter(o.shape for o in objs)

@@ -13,8 +13,9 @@ names the shape's size, colour, kind and position::
     ((64, 64), 'a large purple square at the top right')
 
 This is the simple world of the first notebooks. ``vlmlab.scenes`` builds the
-richer one on the same palette: several objects per scene, relations and
-counts in the captions, small digits, a held-out split and questions.
+richer one on the same palette (ShapesWorld 2: several objects per scene,
+small digits, a held-out split), and ``vlmlab.grammar`` its language
+(relations and counts in the captions, hard negatives, questions).
 
 Everything is reproducible: ``sample(n, seed)`` draws the same images and
 captions for the same seed, and the training run of ``vlmlab.toyclip`` uses
