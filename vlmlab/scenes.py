@@ -73,7 +73,7 @@ CORNERS: tuple[str, ...] = ("top left", "top right", "bottom left", "bottom righ
 RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
 SPLITS: tuple[str, ...] = ("train", "heldout", "heldout_relation", "all")
 
-MAX_OBJECTS = 4  # four large objects still leave room to place them at random
+MAX_OBJECTS = 4  # room to place four large objects at random; also the largest count a caption says
 MIN_CANVAS_SIDE = 32
 GLYPH_SLOT = 0.14  # side of each corner's glyph square, fraction of the shorter side
 GAP = 0.03  # empty space kept around every object's box, fraction of the shorter side
