@@ -64,3 +64,33 @@ def test_bad_input():
         world.sample(0, seed=1)
     with pytest.raises(ValueError, match="jitter"):
         ShapesWorld(jitter=0.5)
+
+
+def test_single_object_world_is_pinned():
+    """The toy CLIP was trained on these exact images: a change of drawing or sampling must show here."""
+    import hashlib
+
+    images, caps = ShapesWorld().sample(16, seed=0)
+    pixels = np.stack([np.asarray(image) for image in images])
+    assert caps[:3] == [
+        "a small orange circle in the center",
+        "a small yellow cross at the top right",
+        "a small yellow circle at the top right",
+    ]
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == (
+        "85ff20c30fd6184b09a1f27cc305fdd7cbde80295acf0f8cc6611e7bf3d0edaa"
+    )
+
+
+def test_jitter_changes_size_by_up_to_twice_jitter():
+    """The radius is scaled by 1 + 2u with u in [-jitter, jitter], as the docstring says."""
+    world = ShapesWorld(jitter=0.1, background_noise=0.0)
+    nominal = (np.asarray(world.render("a large red square in the center")) != (235, 235, 235)).any(-1).sum()
+    areas = [
+        (np.asarray(world.render("a large red square in the center", rng=k)) != (235, 235, 235)).any(-1).sum()
+        for k in range(200)
+    ]
+    # Area goes with the square of the radius: (1 +- 0.2)^2 = 0.64 .. 1.44 of nominal (a change of
+    # +-jitter alone would stay within 0.81 .. 1.21); whole pixels widen the range a little.
+    assert min(areas) / nominal < 0.8 and max(areas) / nominal > 1.25
+    assert 0.55 < min(areas) / nominal and max(areas) / nominal < 1.6

@@ -95,3 +95,28 @@ def check_at_most(low, high, low_name: str, high_name: str) -> None:
     """Require ``low <= high`` for a pair of limits such as ``min_pixels`` / ``max_pixels``."""
     if low > high:
         raise ValueError(f"{low_name} must be <= {high_name}, got {low_name}={low}, {high_name}={high}")
+
+
+def as_seed(seed) -> int:
+    """A non-negative int seed for ``numpy.random.default_rng``, or a clear error."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+def as_int_in_range(value, name: str, low: int, high: int, why: str = "") -> int:
+    """An int in ``[low, high]``; the error names the range (and ``why``, when given)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}]{why}, got {value}")
+    return int(value)
+
+
+def as_float_in_range(value, name: str, low: float, high: float) -> float:
+    """A real number in ``[low, high]``, or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    return float(value)

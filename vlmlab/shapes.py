@@ -12,6 +12,11 @@ names the shape's size, colour, kind and position::
     >>> images[0].size, captions[0]          # doctest: +SKIP
     ((64, 64), 'a large purple square at the top right')
 
+This is the simple world of the first notebooks. ``vlmlab.scenes`` builds the
+richer one on the same palette (ShapesWorld 2: several objects per scene,
+small digits, a held-out split), and ``vlmlab.grammar`` its language
+(relations and counts in the captions, hard negatives, questions).
+
 Everything is reproducible: ``sample(n, seed)`` draws the same images and
 captions for the same seed, and the training run of ``vlmlab.toyclip`` uses
 seeds that ``evaluate`` never uses (see ``TRAIN_SEED_BASE`` and
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_positive_int
+from ._validate import as_positive_int, as_seed
 
 # Colours far apart in RGB so that a 64-pixel image shows them plainly.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -72,8 +77,9 @@ class ShapesWorld:
     Args:
         image_size: side of the square images in pixels (default 64).
         jitter: how far (fraction of the image side) the centre may move from
-            its nominal position, and the relative change of the size; both
-            uniform in ``[-jitter, jitter]``.
+            its nominal position, uniform in ``[-jitter, jitter]`` on each axis;
+            the size (radius) changes by a factor ``1 + 2 * u`` with ``u``
+            uniform in the same range, so by up to ``±2 * jitter`` relative.
         background_noise: standard deviation (0–255 scale) of a faint
             per-image change of the background grey, so that the background
             is not one constant the model can lean on.
@@ -179,7 +185,7 @@ class ShapesWorld:
     def sample_scenes(self, n: int, seed: int) -> list[Scene]:
         """``n`` scenes drawn uniformly from the world, reproducibly from ``seed``."""
         n = as_positive_int(n, "n")
-        rng = np.random.default_rng(_check_seed(seed))
+        rng = np.random.default_rng(as_seed(seed))
         idx = rng.integers(0, len(self.scenes), size=n)
         return [self.scenes[i] for i in idx]
 
@@ -191,7 +197,7 @@ class ShapesWorld:
             ``image_size`` × ``image_size`` pixels and a list of ``n`` captions.
         """
         n = as_positive_int(n, "n")
-        seed = _check_seed(seed)
+        seed = as_seed(seed)
         rng = np.random.default_rng(seed)
         idx = rng.integers(0, len(self.scenes), size=n)
         scenes = [self.scenes[i] for i in idx]
@@ -200,12 +206,7 @@ class ShapesWorld:
 
     def sample_each(self, seed: int = 0):
         """One image of every caption (in ``captions()`` order), jittered from ``seed``."""
-        rng = np.random.default_rng(_check_seed(seed))
+        rng = np.random.default_rng(as_seed(seed))
         images = [self.render(scene, rng) for scene in self.scenes]
         return images, self.captions()
 
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
