@@ -48,7 +48,27 @@ def test_overlay_heatmap_accepts_bfloat16():
     fig, ax = plt.subplots()
     heat = torch.arange(6, dtype=torch.bfloat16).view(2, 3)
     im = overlay_heatmap(ax, torch.rand(3, 8, 12), heat)
-    np.testing.assert_allclose(im.get_array(), np.arange(6).reshape(2, 3) / 5)  # scaled to [0, 1]
+    np.testing.assert_allclose(im.get_array(), np.arange(6).reshape(2, 3))  # values kept, as float32
+    assert im.get_clim() == (0.0, 5.0)  # colours span the map's own range
     plt.close(fig)
     with pytest.raises(ValueError, match="heat must be a 2-D"):
         overlay_heatmap(ax, torch.rand(3, 8, 12), torch.zeros(6))
+
+
+def test_overlay_heatmap_shared_scale():
+    """With vmin/vmax given, two maps with different ranges are coloured on one scale."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    flat = np.full((4, 4), 0.25, dtype=np.float32)
+    sharp = np.zeros((4, 4), dtype=np.float32)
+    sharp[0, 0] = 1.0
+    im1 = overlay_heatmap(ax1, np.zeros((8, 8, 3)), flat, vmin=0.0, vmax=1.0)
+    im2 = overlay_heatmap(ax2, np.zeros((8, 8, 3)), sharp, vmin=0.0, vmax=1.0)
+    assert im1.get_clim() == im2.get_clim() == (0.0, 1.0)
+    assert im1.norm(0.25) == pytest.approx(0.25)  # the flat map stays a quarter up the scale
+    im3 = overlay_heatmap(ax1, np.zeros((8, 8, 3)), sharp)  # default: the map's own range
+    assert im3.get_clim() == (0.0, 1.0)
+    with pytest.raises(ValueError, match="vmin must be <= vmax"):
+        overlay_heatmap(ax1, np.zeros((8, 8, 3)), flat, vmin=1.0, vmax=0.0)
+    plt.close(fig)

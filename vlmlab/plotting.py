@@ -102,11 +102,16 @@ def draw_box(ax, top: float, left: float, height: float, width: float, color: st
                 bbox=dict(facecolor="black", alpha=0.5, pad=1, linewidth=0))
 
 
-def overlay_heatmap(ax, image, heat, alpha: float = 0.5, cmap: str = "inferno", title: str | None = None):
+def overlay_heatmap(ax, image, heat, alpha: float = 0.5, cmap: str = "inferno", title: str | None = None,
+                    vmin: float | None = None, vmax: float | None = None):
     """Draw ``image`` with a ``(rows, cols)`` map stretched over it (one cell per patch).
 
     The map is shown with nearest-neighbour cells, so each patch stays a
-    visible square rather than a blur; it is scaled to [0, 1] for the colours.
+    visible square rather than a blur. Colours span ``[vmin, vmax]``; left as
+    ``None`` they span this map's own minimum and maximum, which makes a nearly
+    uniform map look as contrasted as a sharp one. To compare several maps,
+    pass one shared ``vmin``/``vmax`` to all of them (and add a colour bar with
+    the returned image). Returns matplotlib's ``AxesImage``.
     """
     arr = as_display_array(image)
     if hasattr(heat, "detach"):  # a tensor, maybe bfloat16, which numpy cannot hold: float32 first
@@ -114,9 +119,13 @@ def overlay_heatmap(ax, image, heat, alpha: float = 0.5, cmap: str = "inferno", 
     heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim != 2:
         raise ValueError(f"heat must be a 2-D (rows, cols) map, got shape {heat.shape}")
-    span = heat.max() - heat.min()
-    heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
+    vmin = float(heat.min()) if vmin is None else float(vmin)
+    vmax = float(heat.max()) if vmax is None else float(vmax)
+    if not vmin <= vmax:
+        raise ValueError(f"vmin must be <= vmax, got vmin={vmin}, vmax={vmax}")
+    if vmin == vmax:  # a constant map: one colour, not a division by zero
+        vmax = vmin + 1e-12
     height, width = arr.shape[:2]
     show_image(ax, arr, title)
-    return ax.imshow(heat, cmap=cmap, alpha=alpha, extent=(-0.5, width - 0.5, height - 0.5, -0.5),
-                     interpolation="nearest")
+    return ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax,
+                     extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
