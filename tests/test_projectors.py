@@ -467,7 +467,19 @@ def test_widget_builds():
     pytest.importorskip("ipywidgets")
     from vlmlab.widgets import projectors as wp
 
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
     box = wp.projector_explorer()
-    dropdown = box.children[0].children[0]
+    # the figure is shown once, inside the widget, and closed: nothing is left for the notebook's
+    # inline backend to show a second, static time below the widget
+    assert plt.get_fignums() == []
+    dropdown, side = box.children[0].children
+    queries, scale = box.children[1].children
     dropdown.value = "pixel_shuffle_mlp"          # what a click does
-    assert "pixel_shuffle_mlp" in box.children[2].value
+    assert box.children[2].value.startswith("<b>pixel_shuffle_mlp</b>: 64 tokens in → 16 out")
+    side.value, scale.value = 6, 4                # 6 x 6 patches can't be cut into 4 x 4 blocks
+    assert box.children[2].value.startswith("<b>cannot draw:</b> pixel_shuffle_mlp with scale 4 needs a grid")
+    scale.value = 3
+    assert box.children[2].value.startswith("<b>pixel_shuffle_mlp</b>: 36 tokens in → 4 out")
+    assert plt.get_fignums() == []
