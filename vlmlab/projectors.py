@@ -45,7 +45,7 @@ import re
 import torch
 from torch import nn
 
-from ._validate import as_positive_int, as_size, check_token_batch
+from ._validate import as_positive_int, as_size, check_block_grid, check_token_batch
 from .patches import merge_order
 from .posembed import interpolate_pos_embed, sincos_2d
 
@@ -61,7 +61,6 @@ __all__ = [
     "build_projector",
     "infer_grid",
     "merge_order",
-    "merged_grid",
     "num_parameters",
     "space_to_depth",
 ]
@@ -102,20 +101,6 @@ def infer_grid(num_tokens: int, grid=None) -> tuple[int, int]:
     return side, side
 
 
-def merged_grid(grid, scale: int, what: str = "merging") -> tuple[int, int]:
-    """The ``(rows/scale, cols/scale)`` grid left after grouping ``scale × scale`` blocks; a clear error
-    when ``scale`` doesn't divide both sides (``what`` names the caller in the message)."""
-    rows, cols = as_size(grid, "grid")
-    scale = as_positive_int(scale, "scale")
-    if rows % scale or cols % scale:
-        raise ValueError(
-            f"{what} with scale {scale} needs a grid whose sides are multiples of {scale}, "
-            f"got grid (rows, cols) = {(rows, cols)}; resize the image so that both sides hold a multiple "
-            f"of {scale} patches, e.g. ({max(scale, rows // scale * scale)}, {max(scale, cols // scale * scale)})"
-        )
-    return rows // scale, cols // scale
-
-
 def _near_square_grid(n: int) -> tuple[int, int]:
     """The most square ``(rows, cols)`` with ``rows * cols == n`` (rows <= cols)."""
     rows = math.isqrt(n)
@@ -135,7 +120,7 @@ def space_to_depth(x: torch.Tensor, grid, scale: int) -> torch.Tensor:
     """
     B, N, C = check_token_batch(x, "x")
     rows, cols = infer_grid(N, grid)
-    R, Cc = merged_grid((rows, cols), scale, "space_to_depth")  # R = rows/s, Cc = cols/s
+    R, Cc = check_block_grid((rows, cols), scale, "space_to_depth")  # R = rows/s, Cc = cols/s
     s = scale
     x = x.reshape(B, R, s, Cc, s, C)               # (B, R, s, Cc, s, C)
     x = x.permute(0, 1, 3, 2, 4, 5)                # (B, R, Cc, s, s, C)
@@ -306,7 +291,21 @@ class Resampler(nn.Module):
 # InternVL / Idefics3: pixel shuffle (space-to-depth) + MLP
 # ----------------------------------------------------------------------------
 
-class PixelShuffle(nn.Module):
+class _BlockMerger(nn.Module):
+    """What the projectors that fuse each ``block × block`` group of patches share: their output grid."""
+
+    block: int  # the side of a fused block, set by the subclass
+
+    def output_grid(self, grid) -> tuple[int, int]:
+        """The ``(rows, cols)`` grid of output tokens for an input grid (the block must divide it)."""
+        return check_block_grid(grid, self.block, type(self).__name__)
+
+    def num_output_tokens(self, grid) -> int:
+        rows, cols = self.output_grid(grid)
+        return rows * cols
+
+
+class PixelShuffle(_BlockMerger):
     """Merge each ``scale × scale`` block of neighbouring patches into one token.
 
     ``(B, N, C)`` row-major on a square grid (or on ``grid=(rows, cols)``) →
@@ -329,15 +328,7 @@ class PixelShuffle(nn.Module):
 
     def __init__(self, scale: int = 2):
         super().__init__()
-        self.scale = as_positive_int(scale, "scale")
-
-    def output_grid(self, grid) -> tuple[int, int]:
-        """The ``(rows, cols)`` grid of output tokens for an input grid."""
-        return merged_grid(grid, self.scale, "PixelShuffle")
-
-    def num_output_tokens(self, grid) -> int:
-        rows, cols = self.output_grid(grid)
-        return rows * cols
+        self.scale = self.block = as_positive_int(scale, "scale")
 
     def forward(self, x: torch.Tensor, grid=None) -> torch.Tensor:
         B, N, C = check_token_batch(x, "features")
@@ -385,7 +376,7 @@ class PixelShuffleMLP(nn.Module):
 # Qwen2-VL: the 2 × 2 patch merger
 # ----------------------------------------------------------------------------
 
-class PatchMerger(nn.Module):
+class PatchMerger(_BlockMerger):
     """Qwen2-VL's merger: LayerNorm each patch, concatenate 2 × 2 neighbours, MLP.
 
     ``(B, N, vision_dim)`` row-major on ``grid`` → ``(B, N / merge², llm_dim)``::
@@ -408,7 +399,7 @@ class PatchMerger(nn.Module):
         super().__init__()
         self.vision_dim = as_positive_int(vision_dim, "vision_dim")
         self.llm_dim = as_positive_int(llm_dim, "llm_dim")
-        self.merge_size = as_positive_int(merge_size, "merge_size")
+        self.merge_size = self.block = as_positive_int(merge_size, "merge_size")
         self.hidden_size = self.vision_dim * self.merge_size ** 2
         self.ln_q = nn.LayerNorm(self.vision_dim, eps=1e-6)
         self.mlp = nn.Sequential(
@@ -416,14 +407,6 @@ class PatchMerger(nn.Module):
             nn.GELU(),
             nn.Linear(self.hidden_size, self.llm_dim),
         )
-
-    def output_grid(self, grid) -> tuple[int, int]:
-        """The ``(rows, cols)`` grid of output tokens for an input grid."""
-        return merged_grid(grid, self.merge_size, "PatchMerger")
-
-    def num_output_tokens(self, grid) -> int:
-        rows, cols = self.output_grid(grid)
-        return rows * cols
 
     def forward(self, x: torch.Tensor, grid=None) -> torch.Tensor:
         B, N, C = check_token_batch(x, "features", dim=self.vision_dim)

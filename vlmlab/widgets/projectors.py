@@ -208,7 +208,7 @@ def projector_explorer(image=None, resampler=None, features=None, grid=None):
     """
     import ipywidgets as widgets
 
-    from ..projectors import merged_grid
+    from .._validate import check_block_grid
     from . import render_into
 
     out = widgets.Output()
@@ -235,7 +235,7 @@ def projector_explorer(image=None, resampler=None, features=None, grid=None):
         g = fixed_grid or (side.value, side.value)
         if name.value in ("pixel_shuffle_mlp", "patch_merger"):
             try:
-                merged_grid(g, scale.value, name.value)
+                check_block_grid(g, scale.value, name.value)
             except ValueError as err:  # e.g. a 6 x 6 grid with scale 4: nothing to draw
                 out.clear_output()
                 text.value = f"<b>cannot draw:</b> {err}"
