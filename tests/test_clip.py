@@ -337,6 +337,8 @@ def test_attention_explorer_pure_functions(tiny_clip_dir, other_clip_dir, which)
 
     with pytest.raises(ValueError, match="alpha must be in"):
         wclip.attention_explorer_figure(data, alpha=2)
+    with pytest.raises(TypeError, match="alpha must be a number in"):
+        wclip.attention_explorer_figure(data, alpha="0.5")
     with pytest.raises(ValueError, match="with layer='rollout'"):
         wclip.attention_explorer_figure(data, layer="rollout", head=0)
 

@@ -140,6 +140,8 @@ def test_similarity_and_posembed_figures():
     plt.close(fig)
     with pytest.raises(ValueError, match="must lie on the 3x4 grid"):
         posembed_figure(t, "learned", 3, 0, 6)
+    with pytest.raises(TypeError, match="row and col must be ints"):
+        posembed_figure(t, "learned", 1.5, 0, 6)
     box = posembed_explorer(t)
     kind = box.children[0].children[0]
     kind.value = "sincos1d"

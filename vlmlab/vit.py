@@ -210,9 +210,9 @@ class ViT(nn.Module):
         * the patch embedding (a ``Conv2d``) keeps PyTorch's default, as timm leaves it:
           uniform in ``±1/sqrt(C·p·p)``.
         """
+        nn.init.normal_(self.cls_token, std=1e-6)
         if isinstance(self.pos_embed, nn.Parameter):
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        nn.init.normal_(self.cls_token, std=1e-6)
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.trunc_normal_(module.weight, std=0.02)

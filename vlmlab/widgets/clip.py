@@ -16,6 +16,8 @@ processor, so the explorer works the same for the toy CLIP and a real one.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import attention as att
@@ -76,6 +78,8 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
     """
     import matplotlib.pyplot as plt
 
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a number in [0, 1] (the overlay's opacity), got {alpha!r}")
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     grid = data["grid"]
