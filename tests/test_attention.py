@@ -130,6 +130,10 @@ def test_bad_input_messages(tiny_clip_attentions):
         attention.attention_rollout(atts, num_prefix_tokens=-1)
     with pytest.raises(ValueError, match="not a square grid"):
         attention.to_grid(torch.zeros(1, 15))
+    with pytest.raises(TypeError, match="attentions must be torch.Tensors"):
+        attention.attention_rollout([[0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"attentions must be \(B, heads, N, N\) tensors.*\[\(2, 2\)\]"):
+        attention.attention_rollout([torch.zeros(2, 2)])
     with pytest.raises(ValueError, match=r"grid \(3, 4\) has 12 cells but there are 15"):
         attention.to_grid(torch.zeros(1, 15), grid=(3, 4))
 

@@ -368,3 +368,11 @@ def test_attention_explorer_widget_builds_and_redraws(tiny_clip_dir, monkeypatch
     assert head_box.value == "mean" and list(head_box.options) == ["mean", "max", "min"]
     # one redraw per change, never with a (rollout, single head) pair in between
     assert drawn == [("rollout", "mean"), (0, "mean"), (0, 1), ("rollout", "mean")]
+
+
+def test_default_images_are_drawn_at_the_encoders_size(other_clip_dir):
+    from vlmlab.widgets import clip as wclip
+
+    images = wclip.default_images(n_shapes=2, samples=(), image_size=48)
+    assert [im.size for im in images.values()] == [(48, 48), (48, 48)]
+    assert all(name in ShapesWorld().captions() for name in images)  # keyed by their captions

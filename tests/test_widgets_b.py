@@ -78,6 +78,10 @@ def test_query_attention_map_reads_the_right_row():
         query_attention_map(att, 0, 0, 6, grid)
     with pytest.raises(ValueError, match="head must be"):
         query_attention_map(att, 0, 2, 0, grid)
+    with pytest.raises(TypeError, match="head must be 'mean' or an int"):
+        query_attention_map(att, 0, 0.5, 0, grid)
+    with pytest.raises(TypeError, match="query must be 'cls' or a patch index"):
+        query_attention_map(att, 0, 0, "centre", grid)
 
 
 def test_attention_figure_and_viewer():

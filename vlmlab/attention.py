@@ -72,9 +72,12 @@ def _stack(attentions) -> torch.Tensor:
             raise ValueError(f"attentions is empty: the model returned no attention maps; {_HOW_TO_GET_ATTENTIONS}")
         if any(a is None for a in items):
             raise ValueError(f"attentions contains None: the model returned no attention maps; {_HOW_TO_GET_ATTENTIONS}")
-        if any(not isinstance(a, torch.Tensor) or a.ndim != 4 for a in items):
-            shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__ for a in items]
-            raise ValueError(f"attentions must be (B, heads, N, N) tensors, one per layer; got {shapes}")
+        if any(not isinstance(a, torch.Tensor) for a in items):
+            raise TypeError(f"attentions must be torch.Tensors (B, heads, N, N), one per layer; got "
+                            f"{[type(a).__name__ for a in items]}")
+        if any(a.ndim != 4 for a in items):
+            raise ValueError(f"attentions must be (B, heads, N, N) tensors, one per layer; got "
+                             f"{[tuple(a.shape) for a in items]}")
         stacked = torch.stack(items)
     if stacked.ndim != 5 or stacked.shape[-1] != stacked.shape[-2]:
         raise ValueError(f"attentions must stack to (layers, B, heads, N, N), got shape {tuple(stacked.shape)}")

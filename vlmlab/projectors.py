@@ -117,6 +117,9 @@ def space_to_depth(x: torch.Tensor, grid, scale: int) -> torch.Tensor:
     channels of one output token = the block's tokens in row-major order
     ``[(0, 0), (0, 1), …, (1, 0), …]``, each ``C`` wide. ``grid=None`` means a
     square grid.
+
+        >>> space_to_depth(torch.arange(8.0).view(1, 8, 1), (2, 4), 2)[0].tolist()  # a 2 x 4 grid, one channel
+        [[0.0, 1.0, 4.0, 5.0], [2.0, 3.0, 6.0, 7.0]]
     """
     B, N, C = check_token_batch(x, "x")
     rows, cols = infer_grid(N, grid)

@@ -103,11 +103,12 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
     return fig, dict(map=heat, peak=peak, layer=layer, head=head)
 
 
-def default_images(n_shapes: int = 4, samples=("cat", "astronaut")) -> dict:
-    """Images for the explorer: a few ShapesWorld samples (by caption) and the repo's sample photos."""
+def default_images(n_shapes: int = 4, samples=("cat", "astronaut"), image_size: int = 64) -> dict:
+    """Images for the explorer: a few ShapesWorld samples (by caption), drawn at ``image_size`` px
+    (the encoder's input size, so that no resize blurs them), and the repo's sample photos."""
     from ..shapes import ShapesWorld
 
-    images, captions = ShapesWorld().sample(n_shapes, seed=4)
+    images, captions = ShapesWorld(image_size=image_size).sample(n_shapes, seed=4)
     out = {cap: im for cap, im in zip(captions, images)}
     from ..data import load_sample
 
@@ -130,7 +131,7 @@ def attention_explorer(model=None, processor=None, images: dict | None = None):
         from ..clip import load_clip
 
         model, processor = load_clip(attn_implementation="eager")
-    images = images or default_images()
+    images = images or default_images(image_size=getattr(model, "vision_model", model).config.image_size)
     cache: dict[str, dict] = {}
 
     def data_for(name):

@@ -16,13 +16,17 @@ from ..plotting import draw_box, overlay_heatmap, show_image
 __all__ = ["query_attention_map", "attention_figure", "attention_viewer"]
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _query_row(attentions, layer: int, head, query, grid, num_prefix_tokens: int = 1):
     """The full attention row ``(1+N,)`` of one query (first image of the batch), and its token index."""
     from ..attention import fuse_heads
 
     rows, cols = as_size(grid, "grid")
     n_layers = len(attentions)
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+    if not _is_int(layer):
         raise TypeError(f"layer must be an int in [{-n_layers}, {n_layers}), got {layer!r}")
     if not -n_layers <= layer < n_layers:
         raise ValueError(f"layer must be in [{-n_layers}, {n_layers}), got {layer}")
@@ -33,13 +37,17 @@ def _query_row(attentions, layer: int, head, query, grid, num_prefix_tokens: int
                          f"{num_prefix_tokens} + {rows * cols}")
     if head == "mean":
         att = fuse_heads(att, "mean", dim=0)  # (1+N, 1+N)
-    elif isinstance(head, (int, np.integer)) and not isinstance(head, bool) and 0 <= head < heads:
+    elif not _is_int(head):
+        raise TypeError(f"head must be 'mean' or an int in [0, {heads}), got {head!r}")
+    elif 0 <= head < heads:
         att = att[int(head)]
     else:
         raise ValueError(f"head must be 'mean' or an int in [0, {heads}), got {head!r}")
     if query == "cls":
         q = 0
-    elif isinstance(query, (int, np.integer)) and not isinstance(query, bool) and 0 <= query < rows * cols:
+    elif not _is_int(query):
+        raise TypeError(f"query must be 'cls' or a patch index in [0, {rows * cols}), got {query!r}")
+    elif 0 <= query < rows * cols:
         q = num_prefix_tokens + int(query)
     else:
         raise ValueError(f"query must be 'cls' or a patch index in [0, {rows * cols}), got {query!r}")
