@@ -14,7 +14,8 @@ the offline switches, then a short TCP connection) instead of letting
 common first implementation returns ``last_hidden_state``, the last layer,
 whose features are shaped by CLIP's contrastive objective on the CLS token;
 LLaVA-1.5 reads the *penultimate* layer instead (``feature_layer=-2``), patch
-tokens only (``select="patch"``; ``"cls_patch"`` keeps CLS). Checked against LLaVA's ``CLIPVisionTower.feature_select``
+tokens only (``select="patch"``; ``"cls_patch"`` keeps CLS). Checked against
+LLaVA's ``CLIPVisionTower.feature_select``
 (llava/model/multimodal_encoder/clip_encoder.py: ``image_forward_outs.hidden_states[self.select_layer]``,
 then ``[:, 1:]`` for ``"patch"``) and transformers'
 ``LlavaModel.get_image_features`` (``vision_feature_layer=-2``,
@@ -90,7 +91,7 @@ def _looks_like_a_path(name: str) -> bool:
 
 
 def _vision_tower(model):
-    """The ``CLIPVisionTransformer`` inside ``model`` (CLIPModel, CLIPVisionModel, VLMVisionEncoder, or itself)."""
+    """The vision tower inside ``model``: follow ``.vision_model`` (CLIPModel, VLMVisionEncoder, ...) to its end."""
     tower = model
     while hasattr(tower, "vision_model"):
         tower = tower.vision_model
@@ -102,9 +103,10 @@ def is_toy_clip(model) -> bool:
 
     ``model``: a ``CLIPModel``, a ``CLIPVisionModel``, the vision transformer
     inside either (``model.vision_model``) or a :class:`VLMVisionEncoder`.
-    The test compares the tower's CLS embedding with the toy checkpoint's (a
-    128-number fingerprint read from its safetensors file), so it holds
-    whatever way the model was loaded. Notebooks use it to skip, saying why,
+    The test compares the tower's learned CLS embedding with the one in the toy
+    checkpoint's safetensors file (a fingerprint of the trained weights), so it
+    holds whatever way, dtype or class the model was loaded with; a model with
+    the toy's shape but other weights is not the toy. Notebooks use it to skip, saying why,
     the cells that check the toy model's *trained* behaviour (its zero-shot
     accuracy on shapes, say) when ``VLMLAB_CLIP`` points at another checkpoint.
     """
@@ -138,10 +140,11 @@ def _local_folder(name: str) -> Path | None:
         return None
     where = str(path) if path.is_absolute() else f"{name!r} relative to the current directory {os.getcwd()!r}"
     hint = ""
-    if not path.is_absolute() and (REPO_ROOT / name).is_dir():
-        hint = (f" It exists relative to the repository root: pass {str(REPO_ROOT / name)!r}"
-                + (", or call load_clip() with no argument for the toy CLIP." if (REPO_ROOT / name).resolve()
-                   == TOY_CLIP_PATH.resolve() else "."))
+    from_root = REPO_ROOT / name
+    if not path.is_absolute() and from_root.is_dir():  # e.g. "data/toy-clip" typed in notebooks/
+        hint = f" It exists relative to the repository root: pass {str(from_root)!r}"
+        hint += (", or call load_clip() with no argument for the toy CLIP."
+                 if from_root.resolve() == TOY_CLIP_PATH.resolve() else ".")
     raise FileNotFoundError(
         f"no folder {where}. name_or_path looks like a path, so it was not looked up on the Hugging Face Hub "
         f"(a Hub name is 'org/name').{hint}")
