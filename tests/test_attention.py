@@ -92,11 +92,10 @@ def test_cls_maps_and_grid(tiny_clip_attentions):
 
 
 def test_same_rollout_from_vlmlab_vit(tiny_clip_attentions):
-    vit_mod = pytest.importorskip("vlmlab.vit")
+    from vlmlab.vit import ViT
+
     model, pixels, atts = tiny_clip_attentions
-    if not hasattr(vit_mod.ViT, "from_hf_clip"):
-        pytest.skip("vlmlab.vit.ViT.from_hf_clip not available yet")
-    vit = vit_mod.ViT.from_hf_clip(model).eval()
+    vit = ViT.from_hf_clip(model).eval()
     with torch.no_grad():
         out = vit.forward_features(pixels, output_attentions=True)
     assert len(out.attentions) == len(atts)
@@ -109,13 +108,53 @@ def test_bad_input_messages(tiny_clip_attentions):
         attention.attention_rollout(atts, head_fusion="median")
     with pytest.raises(ValueError, match="discard_ratio must be in"):
         attention.attention_rollout(atts, discard_ratio=1.0)
-    with pytest.raises(ValueError, match="attn_implementation='eager'"):
+    with pytest.raises(TypeError, match="head_fusion must be one of"):
+        attention.attention_rollout(atts, head_fusion=0)
+    with pytest.raises(TypeError, match="discard_ratio must be a number"):
+        attention.attention_rollout(atts, discard_ratio="0.1")
+    with pytest.raises(ValueError, match='attn_implementation="eager"'):
         attention.attention_rollout((None, None))
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match='attentions is empty.*attn_implementation="eager"'):
         attention.attention_rollout(())
-    with pytest.raises(ValueError, match="head must be an int in"):
+    with pytest.raises(ValueError, match=r"head must be an int in \[0, 3\]"):
         attention.attention_map(atts, layer=0, head=9)
-    with pytest.raises(ValueError, match="layer must be an int in"):
+    with pytest.raises(TypeError, match="head must be an int in"):
+        attention.attention_map(atts, layer=0, head=1.0)
+    with pytest.raises(ValueError, match=r"layer must be an int in \[-3, 2\], got 3"):
         attention.cls_attention(atts, layer=3)
+    with pytest.raises(TypeError, match="layer must be an int"):
+        attention.cls_attention(atts, layer=1.0)
+    with pytest.raises(ValueError, match="layer must be 'rollout' or an int"):
+        attention.attention_map(atts, layer="last")
+    with pytest.raises(ValueError, match="num_prefix_tokens must be an int >= 0"):
+        attention.attention_rollout(atts, num_prefix_tokens=-1)
     with pytest.raises(ValueError, match="not a square grid"):
         attention.to_grid(torch.zeros(1, 15))
+    with pytest.raises(TypeError, match="attentions must be torch.Tensors"):
+        attention.attention_rollout([[0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"attentions must be \(B, heads, N, N\) tensors.*\[\(2, 2\)\]"):
+        attention.attention_rollout([torch.zeros(2, 2)])
+    with pytest.raises(ValueError, match=r"grid \(3, 4\) has 12 cells but there are 15"):
+        attention.to_grid(torch.zeros(1, 15), grid=(3, 4))
+
+
+def test_rollout_refuses_a_single_head(tiny_clip_attentions):
+    # head 3 of one layer is unrelated to head 3 of the next: no silent averaging instead
+    _, _, atts = tiny_clip_attentions
+    with pytest.raises(ValueError, match=r"head must be one of \['mean', 'max', 'min'\] with layer='rollout'.*got 3"):
+        attention.attention_map(atts, "rollout", head=3)
+    torch.testing.assert_close(attention.attention_map(atts, "rollout", "max").reshape(2, 16),
+                               attention.attention_rollout(atts, head_fusion="max"))
+
+
+def test_sdpa_model_attentions_say_how_to_get_them(tiny_clip_attentions):
+    # transformers' default SDPA attention returns no weights; the message says what to do
+    from transformers import CLIPVisionModel
+
+    model, pixels, _ = tiny_clip_attentions
+    sdpa = CLIPVisionModel(model.config).eval()
+    sdpa.set_attn_implementation("sdpa")
+    with torch.no_grad():
+        returned = sdpa(pixel_values=pixels, output_attentions=True).attentions
+    with pytest.raises(ValueError, match='attn_implementation="eager"'):
+        attention.attention_rollout(returned)

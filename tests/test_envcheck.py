@@ -1,4 +1,4 @@
-import time
+import pytest
 
 import vlmlab
 from vlmlab import envcheck
@@ -13,27 +13,71 @@ def test_report_lists_versions_and_device():
     assert "hugging face hub" not in info
 
 
-def test_hub_check_respects_offline_switch_without_network(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-    def no_network(*args, **kwargs):  # pragma: no cover - would mean the switch was ignored
-        raise AssertionError("hub_status opened a connection although HF_HUB_OFFLINE=1")
-
-    monkeypatch.setattr(envcheck.socket, "create_connection", no_network)
-    assert envcheck.hub_status() == "offline (HF_HUB_OFFLINE=1)"
+def _no_network(*args, **kwargs):  # pragma: no cover - would mean an offline switch was ignored
+    raise AssertionError("the Hub check opened a connection although an offline switch is set")
 
 
-def test_hub_check_gives_up_quickly(monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+@pytest.mark.parametrize("var, value", [("HF_HUB_OFFLINE", "1"), ("HF_HUB_OFFLINE", "true"),
+                                        ("TRANSFORMERS_OFFLINE", "ON"), ("TRANSFORMERS_OFFLINE", "yes")])
+def test_hub_check_respects_offline_switches_without_network(monkeypatch, var, value):
+    for name in envcheck.OFFLINE_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(var, value)
+    monkeypatch.setattr(envcheck.socket, "create_connection", _no_network)
+    assert envcheck.hub_offline_reason() == f"{var}={value} is set (offline mode)"
+    assert envcheck.hub_status() == f"not usable: {var}={value} is set (offline mode)"
 
-    def slow_then_fail(address, timeout):
-        assert timeout <= 2.0  # the caller's bound reaches the socket
-        raise TimeoutError("timed out")
 
-    monkeypatch.setattr(envcheck.socket, "create_connection", slow_then_fail)
-    start = time.perf_counter()
-    assert envcheck.hub_status(timeout=0.5) == "unreachable: TimeoutError"
-    assert time.perf_counter() - start < 1.0
+def _recording(calls, error=None):
+    class _Connection:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def connect(address, timeout):
+        calls.append((address, timeout))
+        if error is not None:
+            raise error
+        return _Connection()
+
+    return connect
+
+
+@pytest.mark.parametrize("endpoint, address", [(None, ("huggingface.co", 443)),
+                                               ("https://hub.example.org", ("hub.example.org", 443)),
+                                               ("http://127.0.0.1:8080", ("127.0.0.1", 8080))])
+def test_hub_check_connects_to_the_endpoint_with_the_callers_timeout(monkeypatch, endpoint, address):
+    for name in envcheck.OFFLINE_VARS:
+        monkeypatch.setenv(name, "0")  # set, but not to a true value
+    if endpoint is None:
+        monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    else:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    calls = []
+    monkeypatch.setattr(envcheck.socket, "create_connection", _recording(calls))
+    assert envcheck.hub_status(timeout=0.5) == "reachable"
+    assert calls == [(address, 0.5)]
+
+
+def test_hub_check_gives_up_with_the_reason(monkeypatch):
+    for name in envcheck.OFFLINE_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    calls = []
+    monkeypatch.setattr(envcheck.socket, "create_connection", _recording(calls, TimeoutError("timed out")))
+    reason = envcheck.hub_offline_reason(timeout=0.5)
+    assert calls == [(("huggingface.co", 443), 0.5)]  # the caller's bound reaches the socket
+    assert reason.startswith("no network: connecting to huggingface.co:443 failed after")
+    assert reason.endswith("(TimeoutError: timed out)")
+    assert envcheck.hub_status(timeout=0.5).startswith("not usable: no network: connecting to huggingface.co:443")
+
+
+def test_load_clip_uses_the_same_hub_rule():
+    from vlmlab import clip
+
+    assert clip.hub_offline_reason is envcheck.hub_offline_reason
 
 
 def test_set_seed_makes_torch_repeatable():

@@ -170,3 +170,46 @@ def test_cosine_similarity_map():
     torch.testing.assert_close(full[1, 2], m)
     with pytest.raises(ValueError, match="index must be in"):
         cosine_similarity_map(table, (4, 5), index=20)
+
+
+def test_rope_half_the_pairs_turn_with_the_row_half_with_the_column():
+    # head_dim 16: 8 rotation pairs (x_i, x_{i+8}). Moving one row turns pairs 0-3 only, one column pairs 4-7 only.
+    head_dim = 16
+    ids = torch.tensor([[0, 0], [1, 0], [0, 1]])
+    cos, sin = rope_2d(ids, head_dim)
+    angles = torch.atan2(sin, cos)  # (3, 16); channel i and i + 8 carry the same angle
+    torch.testing.assert_close(angles[:, :8], angles[:, 8:])
+    pair_angle_row, pair_angle_col = angles[1, :8], angles[2, :8]
+    inv_freq = 1.0 / 10000 ** (torch.arange(0, 8, 2, dtype=torch.float) / 8)  # head_dim/4 = 4 frequencies
+    torch.testing.assert_close(pair_angle_row, torch.cat([inv_freq, torch.zeros(4)]))  # first half: row
+    torch.testing.assert_close(pair_angle_col, torch.cat([torch.zeros(4), inv_freq]))  # second half: column
+
+
+@pytest.mark.parametrize("theta", [0, -1.0, float("nan"), float("inf")])
+def test_rope_theta_must_be_finite_and_positive(theta):
+    with pytest.raises(ValueError, match=f"theta must be a finite number > 0 .*got {theta!r}"):
+        rope_2d((2, 2), 8, theta=theta)
+
+
+def test_rope_bad_types_and_shapes():
+    with pytest.raises(TypeError, match="theta must be a finite number"):
+        rope_2d((2, 2), 8, theta="10000")
+    with pytest.raises(ValueError, match=r"position_ids must be \(N, 2\)"):
+        rope_2d(torch.zeros(4, 3), 8)
+    with pytest.raises(ValueError, match="head_dim must be divisible by 4"):
+        rope_2d((2, 2), 6)
+    cos, sin = rope_2d((2, 2), 8)
+    with pytest.raises(ValueError, match=r"x's last two dims \(4, 6\) must be \(N, head_dim\) = \(4, 8\)"):
+        apply_rope_2d(torch.zeros(4, 6), cos, sin)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        apply_rope_2d([[0.0] * 8] * 4, cos, sin)
+
+
+def test_cosine_similarity_map_bad_types():
+    table = sincos_2d((2, 2), 8)
+    with pytest.raises(TypeError, match="index must be an int patch index"):
+        cosine_similarity_map(table, (2, 2), index=1.5)
+    with pytest.raises(TypeError, match="table must be a torch.Tensor"):
+        cosine_similarity_map(table.numpy(), (2, 2))
+    with pytest.raises(TypeError, match="num_prefix_tokens must be an int"):
+        interpolate_pos_embed(torch.randn(5, 4), (3, 3), num_prefix_tokens=1.0)

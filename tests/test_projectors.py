@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -70,30 +71,76 @@ def qwen_vl_get_abs_pos(abs_pos, tgt_size):
     """Qwen-VL, visual.py, get_abs_pos (square grids)."""
     src_size = int(math.sqrt(abs_pos.size(0)))
     tgt_size = int(math.sqrt(tgt_size))
+    dtype = abs_pos.dtype
     if src_size != tgt_size:
         return nn.functional.interpolate(
             abs_pos.float().reshape(1, src_size, src_size, -1).permute(0, 3, 1, 2),
             size=(tgt_size, tgt_size), mode="bicubic", align_corners=False,
-        ).permute(0, 2, 3, 1).flatten(0, 2)
+        ).permute(0, 2, 3, 1).flatten(0, 2).to(dtype=dtype)
     return abs_pos
 
 
-def qwen_vl_resampler_forward(r: Resampler, x):
-    """Qwen-VL, visual.py: Resampler.forward (sequence-first MultiheadAttention), then ln_post and proj."""
-    pos_embed = qwen_vl_get_abs_pos(r.query_pos, x.size(1))
-    x = r.kv_proj(x)
-    x = r.ln_kv(x).permute(1, 0, 2)
-    N = x.shape[1]
-    q = r.ln_q[0](r.query)
-    attn = nn.MultiheadAttention(r.embed_dim, r.num_heads)  # Qwen-VL's layout: (seq, batch, dim)
-    attn.load_state_dict(r.attn[0].state_dict())
-    out = attn(q.unsqueeze(1).repeat(1, N, 1) + r.query_pos.unsqueeze(1), x + pos_embed.unsqueeze(1), x)[0]
-    out = out.permute(1, 0, 2)
-    return r.ln_post(out) @ r.proj.weight.T
+def qwen_vl_get_2d_sincos_pos_embed(embed_dim, grid_size):
+    """Qwen-VL, visual.py, get_2d_sincos_pos_embed (MAE's util/pos_embed.py), in numpy."""
+    grid_h = np.arange(grid_size, dtype=np.float32)
+    grid_w = np.arange(grid_size, dtype=np.float32)
+    grid = np.stack(np.meshgrid(grid_w, grid_h), axis=0).reshape([2, 1, grid_size, grid_size])  # w goes first
+
+    def one_axis(dim, pos):
+        omega = np.arange(dim // 2, dtype=np.float32) / (dim / 2.0)
+        omega = 1.0 / 10000**omega
+        out = np.einsum("m,d->md", pos.reshape(-1), omega)
+        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+
+    return np.concatenate([one_axis(embed_dim // 2, grid[0]), one_axis(embed_dim // 2, grid[1])], axis=1)
 
 
-class SeedResampler(nn.Module):
-    """The seed tutorial's Resampler: no positions, no normalisation."""
+class QwenVLResampler(nn.Module):
+    """Qwen-VL, visual.py: Resampler (sequence-first nn.MultiheadAttention), followed by the vision
+    tower's ln_post and ``x @ proj`` (VisionTransformer.forward). norm_layer = LayerNorm(eps=1e-6)."""
+
+    def __init__(self, grid_size, embed_dim, num_heads, kv_dim, output_dim):
+        super().__init__()
+        self.num_queries = grid_size**2
+        self.pos_embed = nn.Parameter(
+            torch.from_numpy(qwen_vl_get_2d_sincos_pos_embed(embed_dim, grid_size)).float()).requires_grad_(False)
+        self.query = nn.Parameter(torch.zeros(self.num_queries, embed_dim))
+        self.kv_proj = nn.Linear(kv_dim, embed_dim, bias=False) if kv_dim != embed_dim else nn.Identity()
+        self.attn = nn.MultiheadAttention(embed_dim, num_heads)
+        self.ln_q = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.ln_kv = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.ln_post = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.proj = nn.Parameter(torch.randn(embed_dim, output_dim))
+
+    def forward(self, x):
+        pos_embed = qwen_vl_get_abs_pos(self.pos_embed, x.size(1))
+        x = self.kv_proj(x)
+        x = self.ln_kv(x).permute(1, 0, 2)
+        N = x.shape[1]
+        q = self.ln_q(self.query)
+        out = self.attn(q.unsqueeze(1).repeat(1, N, 1) + self.pos_embed.unsqueeze(1), x + pos_embed.unsqueeze(1), x)[0]
+        x = out.permute(1, 0, 2)
+        return self.ln_post(x) @ self.proj
+
+
+def qwen_vl_copy_of(r: Resampler) -> QwenVLResampler:
+    """Qwen-VL's module with our weights copied across (our proj is a bias-free Linear: its weight is proj.T)."""
+    ref = QwenVLResampler(r.query_grid[0], r.embed_dim, r.num_heads, r.vision_dim, r.llm_dim)
+    with torch.no_grad():
+        ref.query.copy_(r.query)
+        if isinstance(r.kv_proj, nn.Linear):
+            ref.kv_proj.weight.copy_(r.kv_proj.weight)
+        ref.ln_q.load_state_dict(r.ln_q[0].state_dict())
+        ref.ln_kv.load_state_dict(r.ln_kv.state_dict())
+        ref.attn.load_state_dict(r.attn[0].state_dict())
+        ref.ln_post.load_state_dict(r.ln_post.state_dict())
+        ref.proj.copy_(r.proj.weight.T)
+    return ref.eval()
+
+
+class NoKeyPositionResampler(nn.Module):
+    """A common first implementation (Flamingo / BLIP-2 style): learned queries, no positions on the keys,
+    no normalisation."""
 
     def __init__(self, vision_dim, llm_dim, num_tokens=64):
         super().__init__()
@@ -174,7 +221,7 @@ def test_wrong_feature_width_names_expected_and_got(name):
         proj(features(dim=C + 1), grid=GRID)
 
 
-def test_the_seeds_mlp_name_is_mlp2x_gelu():
+def test_the_short_mlp_name_is_mlp2x_gelu():
     proj = build_projector("mlp", C, D)
     assert isinstance(proj, MLPProjector) and proj.depth == 2
 
@@ -192,8 +239,26 @@ def test_bad_grids_are_refused():
         shuffle(torch.randn(1, 25, C))                       # 5 x 5 can't be cut in 2 x 2 blocks
     with pytest.raises(ValueError, match=r"grid=\(3, 3\) holds 9 patches but the features have 24"):
         shuffle(torch.randn(1, 24, C), grid=(3, 3))
-    with pytest.raises(ValueError, match="multiples of 2"):
+    with pytest.raises(ValueError, match="PatchMerger with scale 2 needs a grid whose sides are multiples of 2"):
         PatchMerger(C, D)(torch.randn(1, 15, C), grid=(3, 5))
+    with pytest.raises(TypeError, match="grid must be an int or a"):
+        shuffle(torch.randn(1, 24, C), grid=(4.0, 6))
+
+
+def test_space_to_depth_by_hand_and_bad_input():
+    x = torch.arange(8.0).view(1, 8, 1)  # a 2 x 4 grid of one-channel tokens 0..7
+    # blocks (0, 1, 4, 5) and (2, 3, 6, 7), each block's tokens row-major
+    assert projectors.space_to_depth(x, (2, 4), 2)[0].tolist() == [[0, 1, 4, 5], [2, 3, 6, 7]]
+    with pytest.raises(ValueError, match=r"space_to_depth with scale 3 needs .*multiples of 3.*\(2, 4\)"):
+        projectors.space_to_depth(x, (2, 4), 3)
+    with pytest.raises(ValueError, match=r"grid=\(3, 3\) holds 9 patches but the features have 8"):
+        projectors.space_to_depth(x, (3, 3), 1)
+    with pytest.raises(ValueError, match=r"x must be 3-D \(batch, tokens, dim\), got shape \(8, 1\)"):
+        projectors.space_to_depth(x[0], (2, 4), 2)
+    with pytest.raises(TypeError, match="scale must be a positive int"):
+        projectors.space_to_depth(x, (2, 4), 2.0)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        projectors.space_to_depth(x.numpy(), (2, 4), 2)
 
 
 @pytest.mark.parametrize("name", ["linear", "mlp2x_gelu", "resampler", "pixel_shuffle_mlp", "patch_merger"])
@@ -313,11 +378,18 @@ def test_resampler_attention_maps():
     torch.testing.assert_close(tokens, r(x, grid=GRID), atol=1e-5, rtol=1e-5)  # fast path = explicit path
 
 
-@pytest.mark.parametrize("grid", [(3, 3), (6, 6)])
+@pytest.mark.parametrize("grid", [(3, 3), (6, 6), (5, 5)])
 def test_resampler_equals_qwen_vl(grid):
     r = Resampler(C, D, num_queries=9, num_heads=4, embed_dim=32).eval()
+    with torch.no_grad():  # norms start at ones/zeros: perturb them so that a missed copy shows
+        for name, p in r.named_parameters():
+            if name.startswith("ln"):
+                p.add_(0.1 * torch.randn_like(p))
+    ref = qwen_vl_copy_of(r)
+    torch.testing.assert_close(r.query_pos, ref.pos_embed)  # Qwen-VL's own sin-cos table, from numpy
     x = features(grid)
-    torch.testing.assert_close(r(x), qwen_vl_resampler_forward(r, x), atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(r(x), ref(x), atol=1e-5, rtol=1e-5)
 
 
 def test_key_positions_are_the_query_table_resized():
@@ -326,15 +398,18 @@ def test_key_positions_are_the_query_table_resized():
 
     torch.testing.assert_close(r.query_pos, sincos_2d((4, 4), 32).float())
     torch.testing.assert_close(r.key_positions((4, 4)), r.query_pos)
-    torch.testing.assert_close(r.key_positions((8, 8)), qwen_vl_get_abs_pos(r.query_pos, 64))
+    torch.testing.assert_close(r.key_positions((8, 8)),
+                               qwen_vl_get_abs_pos(torch.from_numpy(qwen_vl_get_2d_sincos_pos_embed(32, 4)), 64))
     assert r.key_positions((4, 6)).shape == (24, 32)
 
 
-def test_seed_resampler_is_blind_to_patch_order_ours_is_not():
+def test_resampler_without_key_positions_is_blind_to_patch_order_ours_is_not():
+    # Without positions on the keys, cross-attention treats the patches as a set: where a patch is must
+    # then already be in its features (a ViT's own position table puts it there).
     x = features((4, 4))
     perm = torch.randperm(16)
-    seed = SeedResampler(C, D, num_tokens=8).eval()
-    torch.testing.assert_close(seed(x[:, perm]), seed(x))          # permuting patches changes nothing
+    plain = NoKeyPositionResampler(C, D, num_tokens=8).eval()
+    torch.testing.assert_close(plain(x[:, perm]), plain(x))        # permuting patches changes nothing
     ours = Resampler(C, D, num_queries=8, num_heads=4).eval()
     assert not torch.allclose(ours(x[:, perm]), ours(x), atol=1e-4)  # positions on the keys
 
@@ -392,7 +467,19 @@ def test_widget_builds():
     pytest.importorskip("ipywidgets")
     from vlmlab.widgets import projectors as wp
 
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
     box = wp.projector_explorer()
-    dropdown = box.children[0].children[0]
+    # the figure is shown once, inside the widget, and closed: nothing is left for the notebook's
+    # inline backend to show a second, static time below the widget
+    assert plt.get_fignums() == []
+    dropdown, side = box.children[0].children
+    queries, scale = box.children[1].children
     dropdown.value = "pixel_shuffle_mlp"          # what a click does
-    assert "pixel_shuffle_mlp" in box.children[2].value
+    assert box.children[2].value.startswith("<b>pixel_shuffle_mlp</b>: 64 tokens in → 16 out")
+    side.value, scale.value = 6, 4                # 6 x 6 patches can't be cut into 4 x 4 blocks
+    assert box.children[2].value.startswith("<b>cannot draw:</b> pixel_shuffle_mlp with scale 4 needs a grid")
+    scale.value = 3
+    assert box.children[2].value.startswith("<b>pixel_shuffle_mlp</b>: 36 tokens in → 4 out")
+    assert plt.get_fignums() == []

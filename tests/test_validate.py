@@ -49,3 +49,14 @@ def test_pil_size_is_converted_to_height_width():
     from PIL import Image
 
     assert v.pil_size_hw(Image.new("RGB", (40, 30))) == (30, 40)
+
+
+def test_check_block_grid_returns_the_merged_grid_or_suggests_one():
+    assert v.check_block_grid((4, 6), 2) == (2, 3)
+    assert v.check_block_grid(6, 3) == (2, 2)
+    with pytest.raises(ValueError, match=r"PatchMerger with scale 2 needs .*got grid \(rows, cols\) = \(3, 5\).*e\.g\. \(2, 4\)"):
+        v.check_block_grid((3, 5), 2, "PatchMerger")
+    with pytest.raises(TypeError, match="scale must be a positive int"):
+        v.check_block_grid((4, 4), 2.0)
+    with pytest.raises(ValueError, match="scale must be a positive int, got 0"):
+        v.check_block_grid((4, 4), 0)

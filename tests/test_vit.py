@@ -13,7 +13,7 @@ def _tiny(**kw):
     return ViT(**args).eval()
 
 
-def test_shapes_and_seed_interface():
+def test_shapes_and_outputs():
     vit = _tiny()
     x = torch.randn(2, 3, 24, 32)
     n = 1 + (24 // 8) * (32 // 8)  # +1 for the CLS token
@@ -111,6 +111,53 @@ def test_bad_inputs():
         _tiny(pos_embed="rope")
     with pytest.raises(ValueError, match="divisible by num_heads"):
         _tiny(embed_dim=30)
+    with pytest.raises(TypeError, match="num_classes must be an int >= 0"):
+        _tiny(num_classes=2.0)
+    with pytest.raises(ValueError, match="num_classes must be an int >= 0 .*got -1"):
+        _tiny(num_classes=-1)
+
+
+def test_initialisation_follows_timm():
+    # timm's VisionTransformer.init_weights (default mode): Linear ~ trunc N(0, .02^2) with zero bias,
+    # LayerNorm ones/zeros, pos_embed ~ trunc N(0, .02^2), cls_token ~ N(0, 1e-6^2), the patch Conv2d
+    # left at PyTorch's default (uniform in +-1/sqrt(fan_in)). Wide layers, so the std estimates are tight.
+    from torch import nn
+
+    vit = ViT(img_size=64, patch_size=8, embed_dim=192, num_heads=3, num_layers=2, num_classes=10)
+    linears = [m for m in vit.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 2 * 4 + 1  # qkv, proj, fc1, fc2 per block + the head
+    for m in linears:
+        assert torch.equal(m.bias, torch.zeros_like(m.bias))
+        assert abs(m.weight.std().item() - 0.02) < 0.002
+        assert m.weight.abs().max().item() <= 2.0  # timm truncates at +-2 (absolute): no clipping at std .02
+    norms = [m for m in vit.modules() if isinstance(m, nn.LayerNorm)]
+    assert len(norms) == 2 * 2 + 1  # norm1, norm2 per block + the final norm (pre_norm is Identity)
+    for m in norms:
+        assert torch.equal(m.weight, torch.ones_like(m.weight)) and torch.equal(m.bias, torch.zeros_like(m.bias))
+    assert abs(vit.pos_embed.std().item() - 0.02) < 0.002
+    assert 0 < vit.cls_token.abs().max().item() < 1e-5
+    conv = vit.patch_embed.projection.weight
+    fan_in = 3 * 8 * 8
+    assert conv.abs().max().item() <= fan_in ** -0.5
+    assert abs(conv.std().item() - fan_in ** -0.5 / 3 ** 0.5) < 0.01  # uniform(-b, b) has std b/sqrt(3)
+
+
+def test_initialisation_statistics_equal_timms_own_model():
+    # The same rule, read off a timm VisionTransformer of the same shape: per parameter kind, the same scale.
+    import timm.models.vision_transformer as tvit
+
+    ours = ViT(img_size=64, patch_size=8, embed_dim=192, num_heads=3, num_layers=2, num_classes=10)
+    theirs = tvit.VisionTransformer(img_size=64, patch_size=8, embed_dim=192, num_heads=3, depth=2, num_classes=10)
+    pairs = [(ours.blocks[0].attn.qkv.weight, theirs.blocks[0].attn.qkv.weight),
+             (ours.blocks[1].mlp.fc2.weight, theirs.blocks[1].mlp.fc2.weight),
+             (ours.head.weight, theirs.head.weight),
+             (ours.pos_embed, theirs.pos_embed),
+             (ours.patch_embed.projection.weight, theirs.patch_embed.proj.weight)]
+    for a, b in pairs:
+        assert a.shape == b.shape
+        assert abs(a.std().item() - b.std().item()) < 0.1 * b.std().item()
+    assert ours.cls_token.abs().max().item() < 1e-5 and theirs.cls_token.abs().max().item() < 1e-5
+    assert torch.equal(ours.blocks[0].attn.qkv.bias, theirs.blocks[0].attn.qkv.bias)  # both all zeros
 
 
 # ---- parity with transformers' CLIP -------------------------------------------------
@@ -210,12 +257,16 @@ def test_from_hf_clip_keeps_dtype():
                                    atol=3e-2, rtol=3e-2)
 
 
-def test_same_maths_as_the_seeds_transformer_encoder():
-    # The seed's ViT: nn.TransformerEncoder(norm_first=True, gelu) + final LayerNorm on every token.
-    # With our weights copied in (and dropout off) it must give our forward(x, return_features=True).
+def test_same_maths_as_a_transformer_encoder_vit():
+    # A common first implementation: nn.TransformerEncoder(norm_first=True, gelu) + final LayerNorm on every
+    # token. With our weights copied in (and dropout off) it must give our forward(x, return_features=True).
     from torch import nn
 
     vit = _tiny()
+    with torch.no_grad():  # biases start at 0 and norms at 1: perturb them so that a missed copy shows
+        for name, p in vit.named_parameters():
+            if "norm" in name or name.endswith("bias"):
+                p.add_(0.1 * torch.randn_like(p))
     layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=128, dropout=0.0, activation="gelu",
                                        batch_first=True, norm_first=True)
     encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False).eval()
@@ -230,5 +281,5 @@ def test_same_maths_as_the_seeds_transformer_encoder():
             theirs.norm2.load_state_dict(ours.norm2.state_dict())
         x = torch.randn(2, 3, 24, 32)
         tokens = vit.add_positions(vit.embed_patches(x), vit.grid)
-        seed_features = vit.norm(encoder(tokens))
-        torch.testing.assert_close(vit(x, return_features=True), seed_features, atol=1e-5, rtol=1e-5)
+        encoder_features = vit.norm(encoder(tokens))
+        torch.testing.assert_close(vit(x, return_features=True), encoder_features, atol=1e-5, rtol=1e-5)

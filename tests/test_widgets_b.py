@@ -78,6 +78,10 @@ def test_query_attention_map_reads_the_right_row():
         query_attention_map(att, 0, 0, 6, grid)
     with pytest.raises(ValueError, match="head must be"):
         query_attention_map(att, 0, 2, 0, grid)
+    with pytest.raises(TypeError, match="head must be 'mean' or an int"):
+        query_attention_map(att, 0, 0.5, 0, grid)
+    with pytest.raises(TypeError, match="query must be 'cls' or a patch index"):
+        query_attention_map(att, 0, 0, "centre", grid)
 
 
 def test_attention_figure_and_viewer():
@@ -140,7 +144,46 @@ def test_similarity_and_posembed_figures():
     plt.close(fig)
     with pytest.raises(ValueError, match="must lie on the 3x4 grid"):
         posembed_figure(t, "learned", 3, 0, 6)
+    with pytest.raises(TypeError, match="row and col must be ints"):
+        posembed_figure(t, "learned", 1.5, 0, 6)
     box = posembed_explorer(t)
     kind = box.children[0].children[0]
     kind.value = "sincos1d"
     plt.close("all")
+
+
+def test_posembed_figures_for_a_b16_sized_table():
+    # CLIP ViT-B/16 at 224: a 14 x 14 grid of 768-wide positions; nothing in the explorer assumes the toy's 8 x 8
+    import torch
+
+    from vlmlab.posembed import sincos_2d
+    from vlmlab.widgets.posembed import posembed_explorer, posembed_figure, similarity_grid_figure
+
+    tables = {"learned": (torch.randn(196, 768), (14, 14)), "sincos2d": (sincos_2d((14, 14), 768), (14, 14))}
+    fig, sims = similarity_grid_figure(*tables["sincos2d"])
+    plt.close(fig)
+    assert sims.shape == (14, 14, 14, 14)
+    fig, info = posembed_figure(tables, "learned", 13, 0, 24)  # 224/14 -> 336/14
+    plt.close(fig)
+    # the bottom-left patch stays at the bottom-left: row int(13.5 * 24 / 14) = 23, column int(0.5 * 24 / 14) = 0
+    assert info["new_table_shape"] == (576, 768) and info["new_index"] == (23, 0)
+    box = posembed_explorer(tables)
+    row, col = box.children[1].children
+    assert (row.max, col.max, row.value, col.value) == (13, 13, 7, 7)
+    plt.close("all")
+
+
+def test_attention_viewer_bad_arguments_name_them():
+    import torch
+
+    from vlmlab.widgets.vit import query_attention_map
+
+    vit = _tiny_vit()
+    with torch.no_grad():
+        att = vit.forward_features(torch.randn(1, 3, 16, 24), output_attentions=True).attentions
+    with pytest.raises(TypeError, match="layer must be an int"):
+        query_attention_map(att, "last", 0, 0, (2, 3))
+    with pytest.raises(ValueError, match=r"layer must be in \[-2, 2\), got 2"):
+        query_attention_map(att, 2, 0, 0, (2, 3))
+    with pytest.raises(ValueError, match=r"attention maps have 7 tokens but grid \(3, 3\) needs 1 \+ 9"):
+        query_attention_map(att, 0, 0, 0, (3, 3))

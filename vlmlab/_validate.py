@@ -120,3 +120,19 @@ def as_float_in_range(value, name: str, low: float, high: float) -> float:
     if not low <= value <= high:
         raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
     return float(value)
+
+
+def check_block_grid(grid, scale, what: str = "merging") -> tuple[int, int]:
+    """The ``(rows/scale, cols/scale)`` grid left after fusing each ``scale x scale`` block of a ``(rows, cols)``
+    grid into one token; a clear error, with the nearest valid grids, when ``scale`` doesn't divide both
+    sides. ``what`` names the caller in the message."""
+    rows, cols = as_size(grid, "grid")
+    scale = as_positive_int(scale, "scale")
+    if rows % scale or cols % scale:
+        down = (max(scale, rows // scale * scale), max(scale, cols // scale * scale))
+        raise ValueError(
+            f"{what} with scale {scale} needs a grid whose sides are multiples of {scale}, "
+            f"got grid (rows, cols) = {(rows, cols)}; resize the image so that both sides hold a multiple "
+            f"of {scale} patches, e.g. {down}"
+        )
+    return rows // scale, cols // scale

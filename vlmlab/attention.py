@@ -27,16 +27,35 @@ returns: a sequence with one ``(B, heads, N, N)`` tensor per layer, token 0
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
-from ._validate import check_choice
+from ._validate import as_size, check_choice
 
 HEAD_FUSIONS = ("mean", "max", "min")
+
+# What to do when a model hands back no attention weights (transformers' SDPA and flash kernels compute
+# attention without materialising the weights, so they have none to return).
+_HOW_TO_GET_ATTENTIONS = (
+    "call the model with output_attentions=True, and load a transformers model with "
+    "attn_implementation=\"eager\" (e.g. load_clip(attn_implementation=\"eager\")): its default SDPA "
+    "attention returns no weights"
+)
+
+
+def _check_prefix(num_prefix_tokens) -> int:
+    if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int):
+        raise TypeError(f"num_prefix_tokens must be an int >= 0 (1 = the CLS token), got {num_prefix_tokens!r}")
+    if num_prefix_tokens < 0:
+        raise ValueError(f"num_prefix_tokens must be an int >= 0 (1 = the CLS token), got {num_prefix_tokens}")
+    return num_prefix_tokens
 
 
 def _stack(attentions) -> torch.Tensor:
     """A sequence of ``(B, H, N, N)`` tensors (or a ``(L, B, H, N, N)`` tensor) → ``(L, B, H, N, N)``."""
+    if attentions is None:
+        raise ValueError(f"attentions is None: the model returned no attention maps; {_HOW_TO_GET_ATTENTIONS}")
     if isinstance(attentions, torch.Tensor):
         if attentions.ndim == 4:
             attentions = attentions.unsqueeze(0)
@@ -50,29 +69,35 @@ def _stack(attentions) -> torch.Tensor:
                 f"got {type(attentions).__name__}"
             ) from None
         if not items:
-            raise ValueError("attentions is empty; call the model with output_attentions=True")
+            raise ValueError(f"attentions is empty: the model returned no attention maps; {_HOW_TO_GET_ATTENTIONS}")
         if any(a is None for a in items):
-            raise ValueError(
-                "attentions contains None: this model's attention kernel (SDPA/flash) returns no weights; "
-                "load it with attn_implementation='eager'"
-            )
-        if any(not isinstance(a, torch.Tensor) or a.ndim != 4 for a in items):
-            shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__ for a in items]
-            raise ValueError(f"attentions must be (B, heads, N, N) tensors, one per layer; got {shapes}")
+            raise ValueError(f"attentions contains None: the model returned no attention maps; {_HOW_TO_GET_ATTENTIONS}")
+        if any(not isinstance(a, torch.Tensor) for a in items):
+            raise TypeError(f"attentions must be torch.Tensors (B, heads, N, N), one per layer; got "
+                            f"{[type(a).__name__ for a in items]}")
+        if any(a.ndim != 4 for a in items):
+            raise ValueError(f"attentions must be (B, heads, N, N) tensors, one per layer; got "
+                             f"{[tuple(a.shape) for a in items]}")
         stacked = torch.stack(items)
     if stacked.ndim != 5 or stacked.shape[-1] != stacked.shape[-2]:
         raise ValueError(f"attentions must stack to (layers, B, heads, N, N), got shape {tuple(stacked.shape)}")
     return stacked.float()
 
 
-def fuse_heads(attention: torch.Tensor, head_fusion: str = "mean") -> torch.Tensor:
-    """``(..., heads, N, N)`` → ``(..., N, N)`` by the mean, max or min over heads."""
-    check_choice(head_fusion, HEAD_FUSIONS, "head_fusion")
+def _check_fusion(head_fusion, name: str = "head_fusion") -> str:
+    if not isinstance(head_fusion, str):
+        raise TypeError(f"{name} must be one of {list(HEAD_FUSIONS)} (a str), got {head_fusion!r}")
+    return check_choice(head_fusion, HEAD_FUSIONS, name)
+
+
+def fuse_heads(attention: torch.Tensor, head_fusion: str = "mean", dim: int = -3) -> torch.Tensor:
+    """Fuse the heads axis ``dim`` by the mean, max or min: ``(..., heads, N, N)`` → ``(..., N, N)`` by default."""
+    _check_fusion(head_fusion)
     if head_fusion == "mean":
-        return attention.mean(dim=-3)
+        return attention.mean(dim=dim)
     if head_fusion == "max":
-        return attention.amax(dim=-3)
-    return attention.amin(dim=-3)
+        return attention.amax(dim=dim)
+    return attention.amin(dim=dim)
 
 
 def rollout_matrix(attentions, head_fusion: str = "mean", discard_ratio: float = 0.0) -> torch.Tensor:
@@ -83,6 +108,9 @@ def rollout_matrix(attentions, head_fusion: str = "mean", discard_ratio: float =
     identity; renormalise rows; multiply onto the product so far.
     """
     att = _stack(attentions)  # (L, B, H, N, N)
+    _check_fusion(head_fusion)
+    if isinstance(discard_ratio, bool) or not isinstance(discard_ratio, numbers.Real):
+        raise TypeError(f"discard_ratio must be a number in [0, 1), got {discard_ratio!r}")
     if not 0.0 <= float(discard_ratio) < 1.0:
         raise ValueError(f"discard_ratio must be in [0, 1), got {discard_ratio!r}")
     _, batch, _, n, _ = att.shape
@@ -122,15 +150,19 @@ def attention_rollout(attentions, head_fusion: str = "mean", discard_ratio: floa
         ``(B, N - num_prefix_tokens)``: the CLS row of the rollout over the
         patch tokens, in row-major patch order (reshape to the grid to plot).
     """
+    _check_prefix(num_prefix_tokens)
     result = rollout_matrix(attentions, head_fusion, discard_ratio)  # (B, N, N)
     return result[:, 0, num_prefix_tokens:]
 
 
 def cls_attention(attentions, layer: int = -1, *, num_prefix_tokens: int = 1) -> torch.Tensor:
     """Per-head attention from CLS to each patch at one layer (DINO's maps): ``(B, heads, N_patches)``."""
+    _check_prefix(num_prefix_tokens)
     att = _stack(attentions)  # (L, B, H, N, N)
     n_layers = att.shape[0]
-    if isinstance(layer, bool) or not isinstance(layer, int) or not -n_layers <= layer < n_layers:
+    if isinstance(layer, bool) or not isinstance(layer, int):
+        raise TypeError(f"layer must be an int in [{-n_layers}, {n_layers - 1}], got {layer!r}")
+    if not -n_layers <= layer < n_layers:
         raise ValueError(f"layer must be an int in [{-n_layers}, {n_layers - 1}], got {layer!r}")
     return att[layer][:, :, 0, num_prefix_tokens:]
 
@@ -143,36 +175,43 @@ def to_grid(scores: torch.Tensor, grid=None) -> torch.Tensor:
         if side * side != n:
             raise ValueError(f"{n} patch scores are not a square grid; pass grid=(rows, cols)")
         grid = (side, side)
-    rows, cols = int(grid[0]), int(grid[1])
+    rows, cols = as_size(grid, "grid")
     if rows * cols != n:
         raise ValueError(f"grid {grid!r} has {rows * cols} cells but there are {n} patch scores")
     return scores.reshape(*scores.shape[:-1], rows, cols)
 
 
-def attention_map(attentions, layer="rollout", head="mean", grid=None, *, discard_ratio: float = 0.0, num_prefix_tokens: int = 1):
+def attention_map(attentions, layer="rollout", head="mean", grid=None, *, discard_ratio: float = 0.0,
+                  num_prefix_tokens: int = 1):
     """One ``(B, rows, cols)`` map for the explorer widget.
 
-    ``layer="rollout"`` gives the rollout through all layers (``head`` is then
-    the head fusion: "mean"/"max"/"min"); an int ``layer`` gives CLS attention
-    at that layer, for one ``head`` (int) or fused over heads ("mean"/"max"/"min").
+    ``layer="rollout"`` gives the rollout through all layers; ``head`` is then
+    the head fusion ("mean"/"max"/"min") applied at every layer. A single head
+    index is refused there: head 3 of one layer has no relation to head 3 of
+    the next, so there is no "rollout of head 3". An int ``layer`` gives CLS
+    attention at that layer, for one ``head`` (an int) or fused over heads
+    ("mean"/"max"/"min").
     """
     if layer == "rollout":
-        fusion = head if isinstance(head, str) else "mean"
-        scores = attention_rollout(attentions, fusion, discard_ratio, num_prefix_tokens=num_prefix_tokens)
+        if not isinstance(head, str):
+            raise ValueError(
+                f"head must be one of {list(HEAD_FUSIONS)} with layer='rollout' (the rollout fuses the heads of "
+                f"every layer, and head {head!r} of one layer is unrelated to head {head!r} of the next), got "
+                f"{head!r}; pass an int layer to see one head"
+            )
+        scores = attention_rollout(attentions, _check_fusion(head, "head"), discard_ratio,
+                                   num_prefix_tokens=num_prefix_tokens)
+    elif isinstance(layer, str):
+        raise ValueError(f"layer must be 'rollout' or an int layer index, got {layer!r}")
     else:
         per_head = cls_attention(attentions, layer, num_prefix_tokens=num_prefix_tokens)  # (B, H, P)
+        n_heads = per_head.shape[1]
         if isinstance(head, str):
-            scores = _fuse_1d(per_head, head)  # (B, P)
+            scores = fuse_heads(per_head, _check_fusion(head, "head"), dim=1)  # (B, P)
+        elif isinstance(head, bool) or not isinstance(head, int):
+            raise TypeError(f"head must be an int in [0, {n_heads - 1}] or one of {list(HEAD_FUSIONS)}, got {head!r}")
+        elif not 0 <= head < n_heads:
+            raise ValueError(f"head must be an int in [0, {n_heads - 1}] or one of {list(HEAD_FUSIONS)}, got {head!r}")
         else:
-            n_heads = per_head.shape[1]
-            if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < n_heads:
-                raise ValueError(f"head must be an int in [0, {n_heads - 1}] or one of {list(HEAD_FUSIONS)}, got {head!r}")
             scores = per_head[:, head]
     return to_grid(scores, grid)
-
-
-def _fuse_1d(per_head: torch.Tensor, head_fusion: str) -> torch.Tensor:
-    check_choice(head_fusion, HEAD_FUSIONS, "head")
-    if head_fusion == "mean":
-        return per_head.mean(1)
-    return per_head.amax(1) if head_fusion == "max" else per_head.amin(1)

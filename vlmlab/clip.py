@@ -6,13 +6,16 @@ loads the toy CLIP that this repository trains and ships in ``data/toy-clip``
 ``"openai/clip-vit-base-patch16"`` or a local folder goes through the very
 same ``from_pretrained`` calls. The environment variable ``VLMLAB_CLIP`` sets
 the default. When the Hub can't be reached, ``HubUnavailableError`` says so
-within seconds (it checks ``HF_HUB_OFFLINE`` and a 3-second TCP connection
-first) instead of letting ``from_pretrained`` retry for minutes.
+within seconds (the one rule of :func:`vlmlab.envcheck.hub_offline_reason`:
+the offline switches, then a short TCP connection) instead of letting
+``from_pretrained`` retry for minutes.
 
-``VLMVisionEncoder`` is the seed's frozen-encoder wrapper, corrected to read
-CLIP the way LLaVA-1.5 does: the features of the *penultimate* layer
-(``feature_layer=-2``), patch tokens only (``select="patch"``; ``"cls_patch"``
-keeps CLS). Checked against LLaVA's ``CLIPVisionTower.feature_select``
+``VLMVisionEncoder`` wraps a frozen CLIP vision tower as a VLM reads it. A
+common first implementation returns ``last_hidden_state``, the last layer,
+whose features are shaped by CLIP's contrastive objective on the CLS token;
+LLaVA-1.5 reads the *penultimate* layer instead (``feature_layer=-2``), patch
+tokens only (``select="patch"``; ``"cls_patch"`` keeps CLS). Checked against
+LLaVA's ``CLIPVisionTower.feature_select``
 (llava/model/multimodal_encoder/clip_encoder.py: ``image_forward_outs.hidden_states[self.select_layer]``,
 then ``[:, 1:]`` for ``"patch"``) and transformers'
 ``LlavaModel.get_image_features`` (``vision_feature_layer=-2``,
@@ -22,10 +25,7 @@ then ``[:, 1:]`` for ``"patch"``) and transformers'
 from __future__ import annotations
 
 import os
-import socket
-import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -33,10 +33,11 @@ from torch import nn
 from ._validate import check_choice, check_image_batch
 
 from .data import DATA_DIR
+from .envcheck import hub_offline_reason
 
 TOY_CLIP_PATH = DATA_DIR / "toy-clip"
+REPO_ROOT = DATA_DIR.parent
 ENV_VAR = "VLMLAB_CLIP"
-HUB_TIMEOUT_S = 3.0
 
 
 def _projected(output) -> torch.Tensor:
@@ -74,44 +75,79 @@ def default_clip_name() -> str:
     return os.environ.get(ENV_VAR) or str(TOY_CLIP_PATH)
 
 
-def _hub_offline_reason(timeout: float = HUB_TIMEOUT_S) -> str | None:
-    """Why the Hub can't be used right now, or None when it answers a TCP connection."""
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        if os.environ.get(var, "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
-            return f"{var}={os.environ[var]} is set (offline mode)"
-    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-    url = urlparse(endpoint)
-    host = url.hostname or "huggingface.co"
-    port = url.port or (443 if url.scheme != "http" else 80)
-    start = time.monotonic()
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except OSError as err:
-        waited = time.monotonic() - start
-        return f"no network: connecting to {host}:{port} failed after {waited:.1f} s ({err.__class__.__name__}: {err})"
+def _looks_like_a_path(name: str) -> bool:
+    """Spelled like a folder rather than a Hub id ``"org/name"``.
 
-
-def _looks_local(name: str) -> bool:
-    """A folder (existing, or spelled like a path) rather than a Hub id ``"org/name"``."""
+    A path starts with ``.``, ``/`` or ``~``, contains a backslash or more than
+    one ``/``, or names the repository's ``data/`` folder; a Hub id has at most
+    one ``/``.
+    """
     return (
-        Path(name).expanduser().exists()
-        or name.startswith((".", "/", "~"))
-        or name.count("/") > 1
+        name.startswith((".", "/", "~"))
         or "\\" in name
+        or name.count("/") > 1
+        or name.split("/")[0] == "data"
     )
 
 
-def is_toy_clip(model) -> bool:
-    """Whether ``model`` (a CLIPModel, CLIPVisionModel or anything with a ``config``) is the bundled toy CLIP.
+def _vision_tower(model):
+    """The vision tower inside ``model``: follow ``.vision_model`` (CLIPModel, VLMVisionEncoder, ...) to its end."""
+    tower = model
+    while hasattr(tower, "vision_model"):
+        tower = tower.vision_model
+    return tower
 
-    Notebooks use it to skip, saying why, the cells that check the toy model's
-    *trained* behaviour (its zero-shot accuracy on shapes, say) when
-    ``VLMLAB_CLIP`` points at another checkpoint.
+
+def is_toy_clip(model) -> bool:
+    """Whether ``model`` carries the bundled toy CLIP's vision weights.
+
+    ``model``: a ``CLIPModel``, a ``CLIPVisionModel``, the vision transformer
+    inside either (``model.vision_model``) or a :class:`VLMVisionEncoder`.
+    The test compares the tower's learned CLS embedding with the one in the toy
+    checkpoint's safetensors file (a fingerprint of the trained weights), so it
+    holds whatever way, dtype or class the model was loaded with; a model with
+    the toy's shape but other weights is not the toy. Notebooks use it to skip, saying why,
+    the cells that check the toy model's *trained* behaviour (its zero-shot
+    accuracy on shapes, say) when ``VLMLAB_CLIP`` points at another checkpoint.
     """
-    config = getattr(model, "config", None)
-    source = getattr(config, "_name_or_path", "") or ""
-    return bool(source) and Path(source).expanduser().resolve() == TOY_CLIP_PATH.resolve()
+    embeddings = getattr(_vision_tower(model), "embeddings", None)
+    cls = getattr(embeddings, "class_embedding", None)
+    weights = TOY_CLIP_PATH / "model.safetensors"
+    if not isinstance(cls, torch.Tensor) or cls.is_meta or not weights.exists():
+        return False
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as f:
+        toy = f.get_tensor("vision_model.embeddings.class_embedding")
+    ours = cls.detach().to("cpu", torch.float32)
+    return ours.shape == toy.shape and torch.allclose(ours, toy.float(), rtol=1e-2, atol=1e-3)
+
+
+def _local_folder(name: str) -> Path | None:
+    """The checkpoint folder ``name`` names, None for a Hub id; a clear error for a path that isn't there."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            hint = (" Train the toy CLIP with `python -m vlmlab.toyclip train`."
+                    if path.resolve() == TOY_CLIP_PATH.resolve() else "")
+            raise FileNotFoundError(
+                f"no CLIP checkpoint in the folder {str(path)!r}: it has no config.json "
+                f"(a checkpoint folder is what save_pretrained writes).{hint}")
+        return path
+    if path.exists():
+        raise FileNotFoundError(f"name_or_path {name!r} is a file; a CLIP checkpoint is a folder written by save_pretrained")
+    if not _looks_like_a_path(name):
+        return None
+    where = str(path) if path.is_absolute() else f"{name!r} relative to the current directory {os.getcwd()!r}"
+    hint = ""
+    from_root = REPO_ROOT / name
+    if not path.is_absolute() and from_root.is_dir():  # e.g. "data/toy-clip" typed in notebooks/
+        hint = f" It exists relative to the repository root: pass {str(from_root)!r}"
+        hint += (", or call load_clip() with no argument for the toy CLIP."
+                 if from_root.resolve() == TOY_CLIP_PATH.resolve() else ".")
+    raise FileNotFoundError(
+        f"no folder {where}. name_or_path looks like a path, so it was not looked up on the Hugging Face Hub "
+        f"(a Hub name is 'org/name').{hint}")
 
 
 def load_clip(name_or_path=None, **kwargs):
@@ -128,8 +164,16 @@ def load_clip(name_or_path=None, **kwargs):
     Returns:
         ``(model, processor)``; the model is in eval mode.
 
+    An existing folder is a local checkpoint. A name spelled like a path
+    (starting with ``.``, ``/`` or ``~``, with a backslash, more than one ``/``,
+    or under ``data/``) that does not exist is an error, never a Hub lookup;
+    ``"org/name"`` is a Hub name.
+
     Raises:
-        FileNotFoundError: a local path that doesn't exist.
+        TypeError: ``name_or_path`` is neither None, a str nor a Path.
+        ValueError: an empty name.
+        FileNotFoundError: a path that doesn't exist (the message says relative
+            to which directory), or a folder without ``config.json``.
         HubUnavailableError: a Hub name while the Hub can't be reached and the
             model is not cached; raised within seconds, never hangs.
     """
@@ -138,22 +182,18 @@ def load_clip(name_or_path=None, **kwargs):
     name = default_clip_name() if name_or_path is None else name_or_path
     if isinstance(name, Path):
         name = str(name)
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name_or_path must be None, a folder path or a Hub model name, got {name_or_path!r}")
-    if _looks_local(name):
-        path = Path(name).expanduser()
-        if not (path / "config.json").exists():
-            hint = (
-                " Train the toy CLIP with `python -m vlmlab.toyclip train`."
-                if path.resolve() == TOY_CLIP_PATH.resolve()
-                else ""
-            )
-            raise FileNotFoundError(f"no CLIP checkpoint at {str(path)!r} (no config.json in that folder).{hint}")
-        model = CLIPModel.from_pretrained(path, **kwargs)
-        processor = CLIPProcessor.from_pretrained(path)
+    if not isinstance(name, str):
+        raise TypeError(f"name_or_path must be None, a folder path or a Hub model name (str), got {name_or_path!r}")
+    if not name.strip():
+        raise ValueError(f"name_or_path must be a folder path or a Hub model name such as "
+                         f"'openai/clip-vit-base-patch16', got {name_or_path!r}")
+    folder = _local_folder(name)
+    if folder is not None:
+        model = CLIPModel.from_pretrained(folder, **kwargs)
+        processor = CLIPProcessor.from_pretrained(folder)
         return model.eval(), processor
 
-    reason = _hub_offline_reason()
+    reason = hub_offline_reason()
     if reason is None:
         model = CLIPModel.from_pretrained(name, **kwargs)
         processor = CLIPProcessor.from_pretrained(name)
@@ -219,7 +259,9 @@ class VLMVisionEncoder(nn.Module):
 
         config = self.vision_model.config
         n_layers = config.num_hidden_layers
-        if isinstance(feature_layer, bool) or not isinstance(feature_layer, int) or not -(n_layers + 1) <= feature_layer <= n_layers:
+        if isinstance(feature_layer, bool) or not isinstance(feature_layer, int):
+            raise TypeError(f"feature_layer must be an int (an index into hidden_states), got {feature_layer!r}")
+        if not -(n_layers + 1) <= feature_layer <= n_layers:
             raise ValueError(
                 f"feature_layer must be an int in [{-(n_layers + 1)}, {n_layers}] (an index into the "
                 f"{n_layers + 1} hidden_states of this {n_layers}-layer tower), got {feature_layer!r}"

@@ -4,7 +4,7 @@ Self-attention treats its input as a set: without position information a
 ViT cannot tell a shuffled image from the original. Four ways to add it:
 
 * a **learned** table, one row per position (ViT, CLIP): ``nn.Parameter``, in ``vlmlab.vit``;
-* **1-D sin-cos** (Vaswani et al. 2017), the seed's ``get_sinusoidal_pos``: :func:`sincos_1d`;
+* **1-D sin-cos** (Vaswani et al. 2017), the Transformer's table over the flattened sequence: :func:`sincos_1d`;
 * **2-D sin-cos** (MAE, He et al. 2022): half the channels encode the column,
   half the row: :func:`sincos_2d`;
 * **2-D rotary** (RoFormer, Su et al. 2021; as Qwen2-VL's vision tower uses it):
@@ -31,6 +31,7 @@ Qwen2-VL https://arxiv.org/abs/2409.12191 .
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -46,8 +47,10 @@ __all__ = [
 def sincos_1d(num_positions: int, dim: int) -> torch.Tensor:
     """The Transformer's fixed table ``(num_positions, dim)``: sin on even channels, cos on odd.
 
-    ``pe[pos, 2i] = sin(pos / 10000**(2i/dim))`` and ``pe[pos, 2i+1] = cos(...)``,
-    the seed's ``get_sinusoidal_pos`` (with its missing ``import numpy`` fixed).
+    ``pe[pos, 2i] = sin(pos / 10000**(2i/dim))`` and ``pe[pos, 2i+1] = cos(...)``
+    (Vaswani et al. 2017, section 3.5). Applied to patches, ``pos`` is the index
+    in the flattened row-major sequence, so the patch below a given one is
+    ``cols`` positions away while its right-hand neighbour is 1 away.
     """
     n = as_positive_int(num_positions, "num_positions")
     dim = as_positive_int(dim, "dim")
@@ -113,7 +116,9 @@ def interpolate_pos_embed(pos_embed: torch.Tensor, new_grid, num_prefix_tokens: 
         pos_embed = pos_embed.unsqueeze(0)
     if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
         raise ValueError(f"pos_embed must be (N, D) or (1, N, D), got shape {tuple(pos_embed.shape)}")
-    if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int) or num_prefix_tokens < 0:
+    if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int):
+        raise TypeError(f"num_prefix_tokens must be an int >= 0, got {num_prefix_tokens!r}")
+    if num_prefix_tokens < 0:
         raise ValueError(f"num_prefix_tokens must be an int >= 0, got {num_prefix_tokens!r}")
     new_rows, new_cols = as_size(new_grid, "new_grid")
     _, N, D = pos_embed.shape
@@ -171,15 +176,21 @@ def rope_2d(position_ids: torch.Tensor, head_dim: int, theta: float = 10000.0) -
     ``head_dim/4`` frequencies ``w_k = 1/theta**(2k/(head_dim/2))`` are shared
     by both axes. The angles are laid out ``[row*w | col*w]`` (``head_dim/2``
     channels), then repeated once, because :func:`rotate_half` pairs channel
-    ``i`` with channel ``i + head_dim/2``. So a quarter of each (x_i, x_{i+D/2})
-    pairs turns with the row, a quarter with the column. (Qwen2-VL's layout.)
+    ``i`` with channel ``i + head_dim/2``. Of the ``head_dim/2`` rotation pairs
+    ``(x_i, x_{i+D/2})``, the first half (``i < D/4``) turns with the row and
+    the second half with the column. (Qwen2-VL's layout.)
     ``position_ids`` may also be a ``(rows, cols)`` grid, meaning row-major ids.
+    ``theta`` (the base of the frequencies) must be a finite number > 0.
     """
     if not isinstance(position_ids, torch.Tensor):
         position_ids = rope_2d_position_ids(position_ids)
     if position_ids.ndim != 2 or position_ids.shape[-1] != 2:
         raise ValueError(f"position_ids must be (N, 2) (row, col) ids, got shape {tuple(position_ids.shape)}")
     head_dim = as_positive_int(head_dim, "head_dim")
+    if isinstance(theta, bool) or not isinstance(theta, numbers.Real):
+        raise TypeError(f"theta must be a finite number > 0 (Qwen2-VL: 10000.0), got {theta!r}")
+    if not math.isfinite(theta) or theta <= 0:
+        raise ValueError(f"theta must be a finite number > 0 (Qwen2-VL: 10000.0), got {theta!r}")
     if head_dim % 4:
         raise ValueError(f"head_dim must be divisible by 4 (two axes, each with rotation pairs), got {head_dim}")
     spatial_dim = head_dim // 2
@@ -203,6 +214,11 @@ def apply_rope_2d(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torc
     cast back, as ``apply_rotary_pos_emb_vision`` does. ``cos``/``sin`` are
     ``(N, head_dim)`` and broadcast over the leading dimensions (batch, heads).
     """
+    for name, value in (("x", x), ("cos", cos), ("sin", sin)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if cos.shape != sin.shape or cos.ndim != 2:
+        raise ValueError(f"cos and sin must both be (N, head_dim), got {tuple(cos.shape)} and {tuple(sin.shape)}")
     if x.shape[-2:] != cos.shape:
         raise ValueError(f"x's last two dims {tuple(x.shape[-2:])} must be (N, head_dim) = {tuple(cos.shape)}")
     dtype = x.dtype
@@ -219,11 +235,15 @@ def cosine_similarity_map(table: torch.Tensor, grid, index: int | None = None) -
     patch. Without: ``(rows, cols, rows, cols)``, every patch against every patch.
     """
     rows, cols = as_size(grid, "grid")
+    if not isinstance(table, torch.Tensor):
+        raise TypeError(f"table must be a torch.Tensor (rows*cols, D), got {type(table).__name__}")
     if table.ndim != 2 or table.shape[0] != rows * cols:
         raise ValueError(f"table must be (rows*cols, D) = ({rows * cols}, D) for grid {(rows, cols)}, got {tuple(table.shape)}")
     unit = F.normalize(table.detach().float(), dim=-1)
     if index is None:
         return (unit @ unit.T).reshape(rows, cols, rows, cols)
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+        raise TypeError(f"index must be an int patch index in [0, {rows * cols}) or None, got {index!r}")
     if not 0 <= index < rows * cols:
         raise ValueError(f"index must be in [0, {rows * cols}) for grid {(rows, cols)}, got {index}")
     return (unit @ unit[index]).reshape(rows, cols)

@@ -45,8 +45,9 @@ import re
 import torch
 from torch import nn
 
-from ._validate import as_positive_int, check_token_batch
+from ._validate import as_positive_int, as_size, check_block_grid, check_token_batch
 from .patches import merge_order
+from .posembed import interpolate_pos_embed, sincos_2d
 
 __all__ = [
     "ALIASES",
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 PROJECTOR_NAMES = ("linear", "mlp{d}x_gelu", "resampler", "pixel_shuffle_mlp", "patch_merger")
-# The seed tutorial's name for LLaVA-1.5's projector.
+# A common short name for LLaVA-1.5's projector.
 ALIASES = {"mlp": "mlp2x_gelu"}
 
 
@@ -85,10 +86,7 @@ def infer_grid(num_tokens: int, grid=None) -> tuple[int, int]:
     it, the tokens must fill a square grid.
     """
     if grid is not None:
-        if (not isinstance(grid, (tuple, list)) or len(grid) != 2
-                or not all(isinstance(g, int) and not isinstance(g, bool) and g > 0 for g in grid)):
-            raise ValueError(f"grid must be a (rows, cols) pair of positive ints, got {grid!r}")
-        rows, cols = int(grid[0]), int(grid[1])
+        rows, cols = as_size(grid, "grid")
         if rows * cols != num_tokens:
             raise ValueError(
                 f"grid={grid!r} holds {rows * cols} patches but the features have {num_tokens} tokens"
@@ -103,16 +101,6 @@ def infer_grid(num_tokens: int, grid=None) -> tuple[int, int]:
     return side, side
 
 
-def _check_grid_divisible(grid: tuple[int, int], scale: int, what: str) -> None:
-    rows, cols = grid
-    if rows % scale or cols % scale:
-        raise ValueError(
-            f"{what} with scale {scale} needs a grid whose sides are multiples of {scale}, "
-            f"got grid (rows, cols) = {grid}; resize the image so that both sides hold a multiple "
-            f"of {scale} patches, e.g. ({max(scale, rows // scale * scale)}, {max(scale, cols // scale * scale)})"
-        )
-
-
 def _near_square_grid(n: int) -> tuple[int, int]:
     """The most square ``(rows, cols)`` with ``rows * cols == n`` (rows <= cols)."""
     rows = math.isqrt(n)
@@ -121,20 +109,25 @@ def _near_square_grid(n: int) -> tuple[int, int]:
     return rows, n // rows
 
 
-def space_to_depth(x: torch.Tensor, grid: tuple[int, int], scale: int) -> torch.Tensor:
+def space_to_depth(x: torch.Tensor, grid, scale: int) -> torch.Tensor:
     """Group each ``scale × scale`` block of neighbouring tokens into one token.
 
     ``x (B, N, C)`` row-major on ``grid = (rows, cols)`` → ``(B, N / scale², C · scale²)``;
     output tokens row-major over the ``(rows / scale, cols / scale)`` grid, the
     channels of one output token = the block's tokens in row-major order
-    ``[(0, 0), (0, 1), …, (1, 0), …]``, each ``C`` wide.
+    ``[(0, 0), (0, 1), …, (1, 0), …]``, each ``C`` wide. ``grid=None`` means a
+    square grid.
+
+        >>> space_to_depth(torch.arange(8.0).view(1, 8, 1), (2, 4), 2)[0].tolist()  # a 2 x 4 grid, one channel
+        [[0.0, 1.0, 4.0, 5.0], [2.0, 3.0, 6.0, 7.0]]
     """
-    B, N, C = x.shape
-    rows, cols = grid
+    B, N, C = check_token_batch(x, "x")
+    rows, cols = infer_grid(N, grid)
+    R, Cc = check_block_grid((rows, cols), scale, "space_to_depth")  # R = rows/s, Cc = cols/s
     s = scale
-    x = x.view(B, rows // s, s, cols // s, s, C)   # (B, R, s, Cc, s, C): R = rows/s, Cc = cols/s
+    x = x.reshape(B, R, s, Cc, s, C)               # (B, R, s, Cc, s, C)
     x = x.permute(0, 1, 3, 2, 4, 5)                # (B, R, Cc, s, s, C)
-    return x.reshape(B, (rows // s) * (cols // s), s * s * C)  # (B, N/s², s²·C)
+    return x.reshape(B, R * Cc, s * s * C)         # (B, N/s², s²·C)
 
 
 # ----------------------------------------------------------------------------
@@ -154,7 +147,8 @@ class _TokenwiseProjector(nn.Module):
 
     def num_output_tokens(self, grid) -> int:
         """Tokens out for a ``(rows, cols)`` patch grid: one per patch."""
-        return grid[0] * grid[1]
+        rows, cols = as_size(grid, "grid")
+        return rows * cols
 
     def forward(self, x: torch.Tensor, grid=None) -> torch.Tensor:
         check_token_batch(x, "features", dim=self.vision_dim)
@@ -162,7 +156,7 @@ class _TokenwiseProjector(nn.Module):
 
 
 class LinearProjector(_TokenwiseProjector):
-    """One linear map per patch token (LLaVA v1): ``(B, N, vision_dim) -> (B, N, llm_dim)``."""
+    """One linear layer, shared by every patch token (LLaVA v1): ``(B, N, vision_dim) -> (B, N, llm_dim)``."""
 
     def __init__(self, vision_dim: int, llm_dim: int):
         super().__init__(vision_dim, llm_dim)
@@ -210,9 +204,13 @@ class Resampler(nn.Module):
     positions, whatever the resolution. ``E = embed_dim`` (default ``llm_dim``,
     as Qwen-VL, which attends in the LLM's width).
 
-    The seed's version added no positions and no normalisation: attention is
-    then blind to where a patch is — permuting the patches leaves the output
-    unchanged (shown in notebook 08, tested).
+    A common first implementation adds no positions to the keys (and no
+    normalisation). That is Flamingo's and BLIP-2's design too, and it works
+    when the encoder's features already carry their position (a ViT adds its
+    own position table): cross-attention itself treats the keys as a set, so
+    permuting the patches leaves such a resampler's output unchanged
+    (tested). Adding the 2-D table to the keys is Qwen-VL's choice: it makes the
+    resampler see where each patch is even when the features don't say it.
 
     ``depth > 1`` stacks blocks (each with its own ``ln_q`` and attention);
     after the first, a residual connection carries the queries forward, as in
@@ -243,8 +241,6 @@ class Resampler(nn.Module):
         self.ln_post = nn.LayerNorm(E, eps=1e-6)
         self.proj = nn.Linear(E, self.llm_dim, bias=False)  # Qwen-VL: x @ proj, a bias-free matrix
 
-        from .posembed import sincos_2d
-
         # Fixed (not learned) positions of the queries: a buffer, not a parameter.
         self.register_buffer("query_pos", sincos_2d(self.query_grid, E).float(), persistent=False)
         self.reset_parameters()
@@ -270,13 +266,8 @@ class Resampler(nn.Module):
         The query grid's sin-cos table, resized to ``grid`` (bicubic, as
         Qwen-VL's ``get_abs_pos``); equal to the query table when the grids match.
         """
-        grid = (int(grid[0]), int(grid[1]))
-        if grid == self.query_grid:
-            return self.query_pos
-        E = self.embed_dim
-        table = self.query_pos.reshape(1, *self.query_grid, E).permute(0, 3, 1, 2)   # (1, E, qrows, qcols)
-        table = nn.functional.interpolate(table.float(), size=grid, mode="bicubic", align_corners=False)
-        return table.permute(0, 2, 3, 1).reshape(grid[0] * grid[1], E)               # (rows·cols, E)
+        return interpolate_pos_embed(self.query_pos, as_size(grid, "grid"), num_prefix_tokens=0,
+                                     old_grid=self.query_grid)  # (rows·cols, E)
 
     def forward(self, x: torch.Tensor, grid=None, return_attention: bool = False):
         """``x (B, N, vision_dim)`` → ``(B, num_queries, llm_dim)``.
@@ -303,7 +294,21 @@ class Resampler(nn.Module):
 # InternVL / Idefics3: pixel shuffle (space-to-depth) + MLP
 # ----------------------------------------------------------------------------
 
-class PixelShuffle(nn.Module):
+class _BlockMerger(nn.Module):
+    """What the projectors that fuse each ``block × block`` group of patches share: their output grid."""
+
+    block: int  # the side of a fused block, set by the subclass
+
+    def output_grid(self, grid) -> tuple[int, int]:
+        """The ``(rows, cols)`` grid of output tokens for an input grid (the block must divide it)."""
+        return check_block_grid(grid, self.block, type(self).__name__)
+
+    def num_output_tokens(self, grid) -> int:
+        rows, cols = self.output_grid(grid)
+        return rows * cols
+
+
+class PixelShuffle(_BlockMerger):
     """Merge each ``scale × scale`` block of neighbouring patches into one token.
 
     ``(B, N, C)`` row-major on a square grid (or on ``grid=(rows, cols)``) →
@@ -326,21 +331,12 @@ class PixelShuffle(nn.Module):
 
     def __init__(self, scale: int = 2):
         super().__init__()
-        self.scale = as_positive_int(scale, "scale")
-
-    def output_grid(self, grid) -> tuple[int, int]:
-        """The ``(rows, cols)`` grid of output tokens for an input grid."""
-        _check_grid_divisible(tuple(grid), self.scale, "PixelShuffle")
-        return grid[0] // self.scale, grid[1] // self.scale
-
-    def num_output_tokens(self, grid) -> int:
-        rows, cols = self.output_grid(grid)
-        return rows * cols
+        self.scale = self.block = as_positive_int(scale, "scale")
 
     def forward(self, x: torch.Tensor, grid=None) -> torch.Tensor:
         B, N, C = check_token_batch(x, "features")
         grid = infer_grid(N, grid)
-        _check_grid_divisible(grid, self.scale, "PixelShuffle")
+        self.output_grid(grid)  # the scale must divide the grid: say so in this module's words
         return space_to_depth(x, grid, self.scale)
 
     def extra_repr(self) -> str:
@@ -383,7 +379,7 @@ class PixelShuffleMLP(nn.Module):
 # Qwen2-VL: the 2 × 2 patch merger
 # ----------------------------------------------------------------------------
 
-class PatchMerger(nn.Module):
+class PatchMerger(_BlockMerger):
     """Qwen2-VL's merger: LayerNorm each patch, concatenate 2 × 2 neighbours, MLP.
 
     ``(B, N, vision_dim)`` row-major on ``grid`` → ``(B, N / merge², llm_dim)``::
@@ -406,7 +402,7 @@ class PatchMerger(nn.Module):
         super().__init__()
         self.vision_dim = as_positive_int(vision_dim, "vision_dim")
         self.llm_dim = as_positive_int(llm_dim, "llm_dim")
-        self.merge_size = as_positive_int(merge_size, "merge_size")
+        self.merge_size = self.block = as_positive_int(merge_size, "merge_size")
         self.hidden_size = self.vision_dim * self.merge_size ** 2
         self.ln_q = nn.LayerNorm(self.vision_dim, eps=1e-6)
         self.mlp = nn.Sequential(
@@ -415,18 +411,10 @@ class PatchMerger(nn.Module):
             nn.Linear(self.hidden_size, self.llm_dim),
         )
 
-    def output_grid(self, grid) -> tuple[int, int]:
-        _check_grid_divisible(tuple(grid), self.merge_size, "PatchMerger")
-        return grid[0] // self.merge_size, grid[1] // self.merge_size
-
-    def num_output_tokens(self, grid) -> int:
-        rows, cols = self.output_grid(grid)
-        return rows * cols
-
     def forward(self, x: torch.Tensor, grid=None) -> torch.Tensor:
         B, N, C = check_token_batch(x, "features", dim=self.vision_dim)
         grid = infer_grid(N, grid)
-        _check_grid_divisible(grid, self.merge_size, "PatchMerger")
+        self.output_grid(grid)  # the merge size must divide the grid: say so in the merger's words
         x = space_to_depth(self.ln_q(x), grid, self.merge_size)  # (B, N/m², m²·C)
         return self.mlp(x)                                        # (B, N/m², llm_dim)
 
@@ -441,7 +429,7 @@ def build_projector(name: str, vision_dim: int, llm_dim: int, **options) -> nn.M
 
     ``options`` go to the constructor (``num_queries=``, ``num_heads=``,
     ``depth=``, ``scale=``, ``merge_size=`` ...). The names follow LLaVA's
-    ``mm_projector_type``; the seed's ``"mlp"`` means ``"mlp2x_gelu"``.
+    ``mm_projector_type``; the short name ``"mlp"`` means ``"mlp2x_gelu"``.
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, one of {list(PROJECTOR_NAMES)}, got {type(name).__name__}")

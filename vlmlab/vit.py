@@ -1,8 +1,10 @@
 """A readable Vision Transformer that can carry CLIP's weights and show its attention.
 
-The seed builds its ViT on ``nn.TransformerEncoder``, which cannot return
-attention maps or per-layer features. This one writes each block out (pre-LN
-attention + pre-LN MLP) and names the stages of ``forward_features``:
+A common first implementation builds the encoder from ``nn.TransformerEncoder``.
+Its layers call attention with ``need_weights=False``, so it cannot return
+attention maps, and it hands back only the last layer. This one writes each
+block out (pre-LN attention + pre-LN MLP) and names the stages of
+``forward_features``, so a notebook can stop at any of them:
 
     embed_patches   (B, C, H, W)  -> (B, N, D)     Conv2d with kernel = stride = patch
     add_positions   (B, N, D)     -> (B, 1+N, D)   CLS token first, then the position table
@@ -139,9 +141,9 @@ class Block(nn.Module):
 
 
 class ViT(nn.Module):
-    """Vision Transformer with the seed's interface and CLIP's options.
+    """Vision Transformer with the usual constructor arguments and CLIP's options.
 
-    Args (the seed's): ``img_size`` (int or (height, width), the training size: it fixes the
+    Args: ``img_size`` (int or (height, width), the training size: it fixes the
     learned table's grid), ``patch_size``, ``in_channels``, ``embed_dim``, ``num_heads``,
     ``num_layers``, ``mlp_ratio``, ``num_classes`` (0: no head, ``forward`` returns the pooled features).
     Keyword options: ``mlp_dim`` (overrides ``mlp_ratio``), ``activation`` ("gelu" or
@@ -167,8 +169,10 @@ class ViT(nn.Module):
         num_layers = as_positive_int(num_layers, "num_layers")
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be an int >= 0 (0 = no head), got {num_classes!r}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+            raise TypeError(f"num_classes must be an int >= 0 (0 = no head), got {num_classes!r}")
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be an int >= 0 (0 = no head), got {num_classes}")
         mlp_dim = as_positive_int(mlp_dim, "mlp_dim") if mlp_dim is not None else round(embed_dim * mlp_ratio)
         self.embed_dim, self.num_heads, self.num_layers, self.mlp_dim = embed_dim, num_heads, num_layers, mlp_dim
         self.activation, self.pos_embed_kind = activation, pos_embed
@@ -194,9 +198,29 @@ class ViT(nn.Module):
         self._init_weights()
 
     def _init_weights(self):
-        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        """timm's ``VisionTransformer.init_weights`` (its default mode, ``init_weights_vit_timm``).
+
+        * the learned position table ~ truncated N(0, 0.02²); the CLS token ~ N(0, 1e-6²),
+          nearly zero, so at the start it is the position row that tells CLS apart;
+        * every ``nn.Linear`` (q/k/v, attention output, MLP, head): weight ~ truncated
+          N(0, 0.02²), bias 0. A small fixed scale rather than PyTorch's fan-in rule keeps
+          each residual branch's first contribution small, so the stack starts close to
+          the identity;
+        * every ``nn.LayerNorm``: weight 1, bias 0 (a plain normalisation);
+        * the patch embedding (a ``Conv2d``) keeps PyTorch's default, as timm leaves it:
+          uniform in ``±1/sqrt(C·p·p)``.
+        """
+        nn.init.normal_(self.cls_token, std=1e-6)
         if isinstance(self.pos_embed, nn.Parameter):
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
 
     # -- the stages of forward_features ------------------------------------------------
 
@@ -248,7 +272,7 @@ class ViT(nn.Module):
         return ViTOutput(last, pooled, hidden_states, attentions)
 
     def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        """The seed's interface: class logits ``(B, num_classes)`` from the CLS token, or, with
+        """Class logits ``(B, num_classes)`` from the CLS token, or, with
         ``return_features=True``, every token after the final LayerNorm ``(B, 1+N, D)``.
         (With ``num_classes=0`` the "logits" are the pooled features ``(B, D)``.)"""
         out = self.forward_features(x)

@@ -9,11 +9,14 @@ Pure functions (tested, and called by notebook 04's last cell):
   all layers, ``vlmlab.attention``) over the image.
 
 :func:`attention_explorer` is the ipywidgets shell. It runs the model once
-per image and caches the attentions, so moving a slider only redraws
-(well under 200 ms on a CPU; ``tests/test_clip.py`` measures it).
+per image and caches the attentions, so moving a slider only redraws. Every
+size (image, patch, grid, layers, heads) comes from the model and its
+processor, so the explorer works the same for the toy CLIP and a real one.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
@@ -49,12 +52,12 @@ def clip_attentions(model, processor, image) -> dict:
 
     image_processor = processor.image_processor
     seen = denormalize(pixel_values, image_processor.image_mean, image_processor.image_std)[0]  # (3, S, S)
-    cfg = vision.config
-    side = cfg.image_size // cfg.patch_size
+    patch = vision.config.patch_size
+    height, width = pixel_values.shape[-2:]
     return dict(
         attentions=attentions,
         image=seen.permute(1, 2, 0).numpy(),
-        grid=(side, side),
+        grid=(height // patch, width // patch),
         layers=len(attentions),
         heads=attentions[0].shape[1],
     )
@@ -66,7 +69,8 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
 
     Args:
         layer: ``"rollout"`` (all layers, Abnar & Zuidema) or a layer index.
-        head: an int head, or ``"mean"``/``"max"``/``"min"`` over heads (for rollout: the head fusion).
+        head: an int head, or ``"mean"``/``"max"``/``"min"`` over heads (for rollout: the head fusion,
+            applied at every layer; a single head is refused there).
         alpha: overlay opacity in [0, 1].
 
     Returns ``(fig, info)``: ``info = dict(map=(rows, cols) array, peak=(row, col), layer=, head=)``;
@@ -74,6 +78,8 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
     """
     import matplotlib.pyplot as plt
 
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a number in [0, 1] (the overlay's opacity), got {alpha!r}")
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     grid = data["grid"]
@@ -84,7 +90,8 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
             else f"layer {layer}, " + (f"head {head}" if isinstance(head, int) else f"{head} of heads"))
 
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), gridspec_kw=dict(wspace=0.05))
-    show_image(axes[0], data["image"], title=title or "what the model sees")
+    height, width = data["image"].shape[:2]
+    show_image(axes[0], data["image"], title=title or f"what the model sees ({height}x{width} px, {grid[0]}x{grid[1]} patches)")
     im = overlay_heatmap(axes[1], data["image"], heat, alpha=float(alpha), title=f"CLS attention: {what}")
     axes[1].plot(peak[1] * data["image"].shape[1] / grid[1] + data["image"].shape[1] / grid[1] / 2 - 0.5,
                  peak[0] * data["image"].shape[0] / grid[0] + data["image"].shape[0] / grid[0] / 2 - 0.5,
@@ -96,11 +103,12 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
     return fig, dict(map=heat, peak=peak, layer=layer, head=head)
 
 
-def default_images(n_shapes: int = 4, samples=("cat", "astronaut")) -> dict:
-    """Images for the explorer: a few ShapesWorld samples (by caption) and the repo's sample photos."""
+def default_images(n_shapes: int = 4, samples=("cat", "astronaut"), image_size: int = 64) -> dict:
+    """Images for the explorer: a few ShapesWorld samples (by caption), drawn at ``image_size`` px
+    (the encoder's input size, so that no resize blurs them), and the repo's sample photos."""
     from ..shapes import ShapesWorld
 
-    images, captions = ShapesWorld().sample(n_shapes, seed=4)
+    images, captions = ShapesWorld(image_size=image_size).sample(n_shapes, seed=4)
     out = {cap: im for cap, im in zip(captions, images)}
     from ..data import load_sample
 
@@ -110,10 +118,11 @@ def default_images(n_shapes: int = 4, samples=("cat", "astronaut")) -> dict:
 
 
 def attention_explorer(model=None, processor=None, images: dict | None = None):
-    """An ipywidgets explorer over ``images`` ({name: PIL image}); default: toy CLIP, toy world + samples.
+    """An ipywidgets explorer over ``images`` ({name: PIL image}); default: ``load_clip()`` (the toy CLIP,
+    or ``$VLMLAB_CLIP``), a few ShapesWorld scenes and the sample photos.
 
-    Controls: image, layer (or "rollout"), head (or mean/max/min), overlay opacity.
-    Returns an ``ipywidgets.VBox``.
+    Controls: image, layer (or "rollout"), head (mean/max/min, and single heads at one layer), overlay
+    opacity. Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as widgets
     from . import render_into
@@ -122,7 +131,7 @@ def attention_explorer(model=None, processor=None, images: dict | None = None):
         from ..clip import load_clip
 
         model, processor = load_clip(attn_implementation="eager")
-    images = images or default_images()
+    images = images or default_images(image_size=getattr(model, "vision_model", model).config.image_size)
     cache: dict[str, dict] = {}
 
     def data_for(name):
@@ -133,15 +142,32 @@ def attention_explorer(model=None, processor=None, images: dict | None = None):
     first = data_for(next(iter(images)))
     image_box = widgets.Dropdown(options=list(images), description="image", layout=widgets.Layout(width="420px"))
     layer_box = widgets.Dropdown(options=["rollout"] + list(range(first["layers"])), value="rollout", description="layer")
-    head_box = widgets.Dropdown(options=["mean", "max", "min"] + list(range(first["heads"])), value="mean", description="head")
+    fusions = ["mean", "max", "min"]
+    head_box = widgets.Dropdown(options=fusions, value="mean", description="head")
     alpha_box = widgets.FloatSlider(value=0.6, min=0.0, max=1.0, step=0.05, description="opacity", continuous_update=False)
     out = widgets.Output()
+    state = {"quiet": False}
 
     def redraw(*_):
+        if state["quiet"]:
+            return
         render_into(out, lambda: attention_explorer_figure(data_for(image_box.value), layer_box.value,
                                                            head_box.value, alpha_box.value))
 
-    for box in (image_box, layer_box, head_box, alpha_box):
+    def on_layer(change):
+        # The rollout fuses the heads of every layer: only one layer has single heads to offer.
+        options = fusions if change["new"] == "rollout" else fusions + list(range(first["heads"]))
+        state["quiet"] = True  # changing the options may reset the value: redraw once, afterwards
+        try:
+            keep = head_box.value if head_box.value in options else "mean"
+            head_box.options = options
+            head_box.value = keep
+        finally:
+            state["quiet"] = False
+        redraw()
+
+    layer_box.observe(on_layer, names="value")
+    for box in (image_box, head_box, alpha_box):
         box.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([image_box, layer_box]), widgets.HBox([head_box, alpha_box]), out])

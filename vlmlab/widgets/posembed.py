@@ -85,6 +85,8 @@ def posembed_figure(tables: dict, kind: str, row: int, col: int, new_side: int):
         raise ValueError(f"kind must be one of {sorted(tables)!r}, got {kind!r}")
     table, grid = tables[kind]
     rows, cols = as_size(grid, "grid")
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in (row, col)):
+        raise TypeError(f"row and col must be ints (a patch on the {rows}x{cols} grid), got {(row, col)!r}")
     if not (0 <= row < rows and 0 <= col < cols):
         raise ValueError(f"(row, col) must lie on the {rows}x{cols} grid, got {(row, col)}")
     side = as_positive_int(new_side, "new_side")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validate import as_positive_int, check_choice
+from .._validate import as_positive_int, as_size, check_choice
 
 __all__ = [
     "EXPLORER_PROJECTORS",
@@ -38,12 +38,13 @@ def projector_summary(name: str, vision_dim: int = 1024, llm_dim: int = 4096, gr
     """
     from ..projectors import build_projector, num_parameters
 
+    grid = as_size(grid, "grid")
     with torch.device("meta"):  # shapes only: a 90 M-parameter resampler costs nothing here
         projector = build_projector(name, vision_dim, llm_dim, **options)
     tokens_in = grid[0] * grid[1]
-    tokens_out = projector.num_output_tokens(tuple(grid))
+    tokens_out = projector.num_output_tokens(grid)
     return dict(name=name, parameters=num_parameters(projector), tokens_in=tokens_in,
-                tokens_out=tokens_out, grid=tuple(grid), ratio=tokens_in / tokens_out)
+                tokens_out=tokens_out, grid=grid, ratio=tokens_in / tokens_out)
 
 
 def _block_colours(grid, scale: int) -> np.ndarray:
@@ -88,7 +89,7 @@ def token_grid_figure(grid=(4, 4), scale: int = 2, mode: str = "pixel_shuffle"):
     from ..projectors import PixelShuffle, merge_order
 
     check_choice(mode, ("pixel_shuffle", "merge_order"), "mode")
-    rows, cols = grid
+    rows, cols = grid = as_size(grid, "grid")
     scale = as_positive_int(scale, "scale")
     n = rows * cols
     colours = _block_colours(grid, scale)
@@ -144,7 +145,7 @@ def projector_figure(name: str = "resampler", image=None, grid=(8, 8), vision_di
     from ..projectors import Resampler
 
     check_choice(name, EXPLORER_PROJECTORS, "name")
-    grid = (int(grid[0]), int(grid[1]))
+    grid = as_size(grid, "grid")
     if image is None:
         from ..shapes import ShapesWorld
 
@@ -201,15 +202,17 @@ def projector_explorer(image=None, resampler=None, features=None, grid=None):
     """Dropdown for the projector, sliders for the grid and its options; redraws :func:`projector_figure`.
 
     With a trained ``resampler`` and the image's ``features``, the resampler's
-    maps are the trained ones (the grid is then fixed to ``grid``).
+    maps are the trained ones (the grid is then fixed to ``grid``). A grid that
+    the merge scale does not divide is a choice the sliders allow: the widget
+    then says so in its text line instead of drawing.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+
+    from .._validate import check_block_grid
+    from . import render_into
 
     out = widgets.Output()
-    state = {"fig": None}
-    fixed_grid = tuple(grid) if grid is not None else None
+    fixed_grid = as_size(grid, "grid") if grid is not None else None
     name = widgets.Dropdown(options=list(EXPLORER_PROJECTORS), value="resampler", description="projector")
     side = widgets.IntSlider(value=fixed_grid[0] if fixed_grid else 8, min=2, max=32, step=2,
                              description="grid side", disabled=fixed_grid is not None)
@@ -218,24 +221,26 @@ def projector_explorer(image=None, resampler=None, features=None, grid=None):
     scale = widgets.IntSlider(value=2, min=1, max=4, description="scale")
     text = widgets.HTML()
 
-    def redraw(*_):
+    def draw():
         g = fixed_grid or (side.value, side.value)
         use_trained = resampler is not None and features is not None and name.value == "resampler"
-        with out:
-            out.clear_output(wait=True)
-            if state["fig"] is not None:
-                plt.close(state["fig"])
-            try:
-                fig, info = projector_figure(
-                    name.value, image=image, grid=g, num_queries=queries.value, scale=scale.value,
-                    resampler=resampler if use_trained else None, features=features if use_trained else None)
-            except ValueError as err:  # e.g. a grid that the scale does not divide
-                text.value = f"<b>cannot draw:</b> {err}"
-                return
-            state["fig"] = fig
-            display(fig)
+        fig, info = projector_figure(
+            name.value, image=image, grid=g, num_queries=queries.value, scale=scale.value,
+            resampler=resampler if use_trained else None, features=features if use_trained else None)
         text.value = (f"<b>{info['name']}</b>: {info['tokens_in']} tokens in → {info['tokens_out']} out "
                       f"(÷{info['ratio']:.3g}), {info['parameters']:,} parameters")
+        return fig, info
+
+    def redraw(*_):
+        g = fixed_grid or (side.value, side.value)
+        if name.value in ("pixel_shuffle_mlp", "patch_merger"):
+            try:
+                check_block_grid(g, scale.value, name.value)
+            except ValueError as err:  # e.g. a 6 x 6 grid with scale 4: nothing to draw
+                out.clear_output()
+                text.value = f"<b>cannot draw:</b> {err}"
+                return
+        render_into(out, draw)
 
     for w in (name, side, queries, scale):
         w.observe(redraw, names="value")

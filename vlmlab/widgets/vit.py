@@ -16,6 +16,44 @@ from ..plotting import draw_box, overlay_heatmap, show_image
 __all__ = ["query_attention_map", "attention_figure", "attention_viewer"]
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _query_row(attentions, layer: int, head, query, grid, num_prefix_tokens: int = 1):
+    """The full attention row ``(1+N,)`` of one query (first image of the batch), and its token index."""
+    from ..attention import fuse_heads
+
+    rows, cols = as_size(grid, "grid")
+    n_layers = len(attentions)
+    if not _is_int(layer):
+        raise TypeError(f"layer must be an int in [{-n_layers}, {n_layers}), got {layer!r}")
+    if not -n_layers <= layer < n_layers:
+        raise ValueError(f"layer must be in [{-n_layers}, {n_layers}), got {layer}")
+    att = attentions[int(layer)][0].detach().float()  # (heads, 1+N, 1+N)
+    heads, n_tokens = att.shape[0], att.shape[-1]
+    if n_tokens != num_prefix_tokens + rows * cols:
+        raise ValueError(f"attention maps have {n_tokens} tokens but grid {(rows, cols)} needs "
+                         f"{num_prefix_tokens} + {rows * cols}")
+    if head == "mean":
+        att = fuse_heads(att, "mean", dim=0)  # (1+N, 1+N)
+    elif not _is_int(head):
+        raise TypeError(f"head must be 'mean' or an int in [0, {heads}), got {head!r}")
+    elif 0 <= head < heads:
+        att = att[int(head)]
+    else:
+        raise ValueError(f"head must be 'mean' or an int in [0, {heads}), got {head!r}")
+    if query == "cls":
+        q = 0
+    elif not _is_int(query):
+        raise TypeError(f"query must be 'cls' or a patch index in [0, {rows * cols}), got {query!r}")
+    elif 0 <= query < rows * cols:
+        q = num_prefix_tokens + int(query)
+    else:
+        raise ValueError(f"query must be 'cls' or a patch index in [0, {rows * cols}), got {query!r}")
+    return att[q], (rows, cols)
+
+
 def query_attention_map(attentions, layer: int, head, query, grid, num_prefix_tokens: int = 1) -> np.ndarray:
     """Where one query token looks: a ``(rows, cols)`` map over the patches (first image of the batch).
 
@@ -25,28 +63,8 @@ def query_attention_map(attentions, layer: int, head, query, grid, num_prefix_to
     (row-major). The attention to the CLS token itself is left out, so the
     map sums to ``1 - (weight on CLS)``.
     """
-    rows, cols = as_size(grid, "grid")
-    n_layers = len(attentions)
-    if not -n_layers <= layer < n_layers:
-        raise ValueError(f"layer must be in [{-n_layers}, {n_layers}), got {layer}")
-    att = attentions[layer][0].detach().float()  # (heads, 1+N, 1+N)
-    heads, n_tokens = att.shape[0], att.shape[-1]
-    if n_tokens != num_prefix_tokens + rows * cols:
-        raise ValueError(f"attention maps have {n_tokens} tokens but grid {(rows, cols)} needs "
-                         f"{num_prefix_tokens} + {rows * cols}")
-    if head == "mean":
-        att = att.mean(0)
-    elif isinstance(head, (int, np.integer)) and 0 <= head < heads:
-        att = att[int(head)]
-    else:
-        raise ValueError(f"head must be 'mean' or an int in [0, {heads}), got {head!r}")
-    if query == "cls":
-        q = 0
-    elif isinstance(query, (int, np.integer)) and 0 <= query < rows * cols:
-        q = num_prefix_tokens + int(query)
-    else:
-        raise ValueError(f"query must be 'cls' or a patch index in [0, {rows * cols}), got {query!r}")
-    return att[q, num_prefix_tokens:].reshape(rows, cols).numpy()
+    row, grid = _query_row(attentions, layer, head, query, grid, num_prefix_tokens)
+    return row[num_prefix_tokens:].reshape(grid).numpy()
 
 
 def attention_figure(image, attentions, layer: int, head, query, grid, num_prefix_tokens: int = 1):
@@ -61,8 +79,8 @@ def attention_figure(image, attentions, layer: int, head, query, grid, num_prefi
     from ..plotting import as_display_array
 
     arr = as_display_array(image)
-    rows, cols = as_size(grid, "grid")
-    heat = query_attention_map(attentions, layer, head, query, grid, num_prefix_tokens)
+    row, (rows, cols) = _query_row(attentions, layer, head, query, grid, num_prefix_tokens)
+    heat = row[num_prefix_tokens:].reshape(rows, cols).numpy()
     H, W = arr.shape[:2]
     ph, pw = H / rows, W / cols
     fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.9))
@@ -75,10 +93,7 @@ def attention_figure(image, attentions, layer: int, head, query, grid, num_prefi
     cbar.set_label("share of the query's attention (min-max scaled)", fontsize=8)
     fig.tight_layout()
     r_max, c_max = np.unravel_index(int(heat.argmax()), heat.shape)
-    att = attentions[layer][0].detach().float()
-    att = att.mean(0) if head == "mean" else att[int(head)]
-    q = 0 if query == "cls" else num_prefix_tokens + int(query)
-    info = dict(map=heat, argmax=(int(r_max), int(c_max)), cls_weight=float(att[q, 0]))
+    info = dict(map=heat, argmax=(int(r_max), int(c_max)), cls_weight=float(row[0]))
     return fig, info
 
 
@@ -86,7 +101,8 @@ def attention_viewer(vit, pixel_values, image=None):
     """Interactive viewer over a :class:`vlmlab.vit.ViT` and one image ``pixel_values (1, C, H, W)``.
 
     ``image`` is what to draw under the maps (default: ``pixel_values`` rescaled
-    to [0, 1]). The attention maps are computed once. Returns an ``ipywidgets.VBox``.
+    to [0, 1]). The attention maps are computed once; the grid, layers and heads
+    come from the model and the image. Returns an ``ipywidgets.VBox``.
     """
     import ipywidgets as widgets
     import torch
