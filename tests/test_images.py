@@ -135,3 +135,17 @@ def test_pipeline_encode_image(photo, encoder, tiling):
         expected, expected_record = pipe.encode_image(upright)
     assert record.image_size == expected_record.image_size == (40, 24)
     assert same(tokens, expected), tiling
+
+
+def test_encoder_preprocess_and_attention_explorer(photo, encoder):
+    """The encoder's own processor path and the CLIP attention explorer turn the photo upright too."""
+    from vlmlab.widgets.clip import clip_attentions
+
+    path, upright = photo
+    with Image.open(path) as sideways:
+        got = encoder.preprocess(sideways)
+        got_list = encoder.preprocess([sideways, sideways])
+        attn = clip_attentions(encoder.vision_model, encoder.processor, sideways)
+    assert same(got, encoder.preprocess(upright))
+    assert same(got_list[1:], got)
+    assert same(attn["image"], clip_attentions(encoder.vision_model, encoder.processor, upright)["image"])

@@ -316,9 +316,17 @@ class VLMVisionEncoder(nn.Module):
         return self._hidden(pixel_values, interpolate_pos_encoding)
 
     def preprocess(self, images) -> torch.Tensor:
-        """PIL image(s) → ``pixel_values`` with this encoder's processor."""
+        """PIL image(s) → ``pixel_values`` with this encoder's processor, after vlmlab's one image rule.
+
+        ``preprocess.to_rgb`` first (EXIF orientation, size limits, modes), since
+        the Hugging Face processor would read a phone photo sideways.
+        """
+        from .preprocess import to_rgb
+
         if self.processor is None:
             raise ValueError("this encoder was built from a model object without a processor; pass pixel_values")
+        images = [to_rgb(im, f"images[{i}]") for i, im in enumerate(images)] if isinstance(images, (list, tuple)) \
+            else to_rgb(images)
         return self.processor(images=images, return_tensors="pt").pixel_values
 
     def extra_repr(self) -> str:

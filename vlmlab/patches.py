@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validate import as_positive_int, as_size, check_divisible, check_image_batch, check_token_batch
+from ._validate import as_positive_int, as_size, check_block_grid, check_divisible, check_image_batch, check_token_batch
 
 __all__ = ["patch_grid", "patchify", "unpatchify", "merge_order", "PatchEmbedding", "vit_flops", "cost_table"]
 
@@ -75,11 +75,7 @@ def merge_order(grid, merge_size: int = 2) -> torch.Tensor:
     """
     rows, cols = as_size(grid, "grid")
     m = as_positive_int(merge_size, "merge_size")
-    if rows % m or cols % m:
-        raise ValueError(
-            f"grid (rows, cols) = {(rows, cols)} must be divisible by merge_size={m} on both sides; "
-            f"e.g. {(max(m, rows // m * m), max(m, cols // m * m))}"
-        )
+    check_block_grid((rows, cols), m, "merge_order")
     index = torch.arange(rows * cols).view(rows // m, m, cols // m, m)
     return index.permute(0, 2, 1, 3).reshape(-1)  # (rows/m, cols/m, m, m) -> flat
 

@@ -42,9 +42,11 @@ def clip_attentions(model, processor, image) -> dict:
     """
     import torch
 
+    from ..preprocess import to_rgb
+
     vision = getattr(model, "vision_model", model)
     _eager(vision)
-    pixel_values = processor(images=image, return_tensors="pt").pixel_values  # (1, 3, S, S)
+    pixel_values = processor(images=to_rgb(image), return_tensors="pt").pixel_values  # (1, 3, S, S)
     with torch.no_grad():
         out = vision(pixel_values=pixel_values, output_attentions=True)
     attentions = tuple(a.float() for a in out.attentions)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .._validate import as_positive_int, as_size, check_choice
+from ..plotting import as_display_array
 
 __all__ = [
     "EXPLORER_PROJECTORS",
@@ -163,7 +164,7 @@ def projector_figure(name: str = "resampler", image=None, grid=(8, 8), vision_di
         options = dict(merge_size=scale)
     info = projector_summary(name, vision_dim, llm_dim, grid, **options)
 
-    arr = np.asarray(image.convert("RGB")) if hasattr(image, "convert") else np.asarray(image)
+    arr = as_display_array(image)  # PIL images through the one image rule (EXIF, modes)
     size = arr.shape[:2]
     if name == "resampler":
         if resampler is None or features is None:
