@@ -182,3 +182,31 @@ def test_every_preset_names_its_checkpoint_and_source():
         assert "/" in family.checkpoint and family.source and family.rule
         b = token_budget((1080, 1920), family.key)
         assert b.options == family.preset
+
+
+def test_mrope_position_ids_equal_transformers_get_rope_index():
+    """Two images of different shapes between text runs, ids from a tiny Qwen2VLModel on the meta device."""
+    import torch
+    from transformers import Qwen2VLConfig, Qwen2VLModel
+
+    from vlmlab.mrope import mrope_position_ids
+
+    config = Qwen2VLConfig(text_config=dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                            num_key_value_heads=1, intermediate_size=16, vocab_size=32,
+                                            rope_scaling={"type": "mrope", "mrope_section": [1, 1, 2]}),
+                           vision_config=dict(depth=1, embed_dim=16, num_heads=2, hidden_size=16, patch_size=14,
+                                              spatial_merge_size=2))
+    with torch.device("meta"):
+        model = Qwen2VLModel(config)
+    grids = [token_budget((300, 500), "qwen2-vl").grid, token_budget((900, 200), "qwen2-vl").grid]
+    segments = [3, grids[0], 2, grids[1], 4]
+    types = []
+    for s in segments:
+        types += [0] * s if isinstance(s, int) else [1] * (s[0] * s[1])
+    thw = torch.tensor([[1, 2 * r, 2 * c] for r, c in grids])  # patches before the 2x2 merge
+    ids = torch.zeros(1, len(types), dtype=torch.long)
+    expected, _ = model.get_rope_index(ids, torch.tensor([types]), image_grid_thw=thw)
+    ours = mrope_position_ids(segments)
+    assert ours.shape == (3, len(types))
+    torch.testing.assert_close(ours, expected[:, 0].cpu())
+    assert ours[:, -1].tolist() == [ours[0, -4].item() + 3] * 3  # text after an image: one id per token again
