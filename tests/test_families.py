@@ -192,7 +192,7 @@ def test_mrope_position_ids_equal_transformers_get_rope_index():
     from vlmlab.mrope import mrope_position_ids
 
     config = Qwen2VLConfig(text_config=dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                            num_key_value_heads=1, intermediate_size=16, vocab_size=32,
+                                            num_key_value_heads=1, intermediate_size=16, vocab_size=32, bos_token_id=0, eos_token_id=1,
                                             rope_scaling={"type": "mrope", "mrope_section": [1, 1, 2]}),
                            vision_config=dict(depth=1, embed_dim=16, num_heads=2, hidden_size=16, patch_size=14,
                                               spatial_merge_size=2))
