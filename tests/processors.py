@@ -146,3 +146,23 @@ def mllama_processor():
     tokenizer = tiny_tokenizer(["<|image|>", "<|python_tag|>", "<|begin_of_text|>"])
     tokenizer.bos_token = "<|begin_of_text|>"
     return MllamaProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def llava_processor():
+    """``LlavaProcessor`` as llava-hf/llava-1.5-7b-hf: CLIP at 336, patch 14, CLS dropped."""
+    from transformers import CLIPImageProcessor, LlavaProcessor
+
+    o = _preset("llava-1.5")
+    image_processor = CLIPImageProcessor(size={"shortest_edge": o["tile_size"]},
+                                         crop_size={"height": o["tile_size"], "width": o["tile_size"]})
+    tokenizer = tiny_tokenizer(["<image>"])
+    return LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=o["patch_size"],
+                          vision_feature_select_strategy="default", num_additional_image_tokens=1)
+
+
+def llava_next_processor():
+    """``LlavaNextProcessor`` as llava-hf/llava-v1.6-mistral-7b-hf (``helpers.llava_next_processor``)."""
+    from helpers import llava_next_processor as build
+
+    o = _preset("llava-next")
+    return build(tile_size=o["tile_size"], patch_size=o["patch_size"])

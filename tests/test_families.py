@@ -40,6 +40,8 @@ def _ours_or_error(size, family):
 # Families whose processor counts tokens with ``_get_num_multimodal_tokens``: what it counts, and the prompt
 # and placeholder to run the whole processor with.
 COUNTED = {
+    "llava-1.5": (processors.llava_processor, "tokens", "<image> describe", "<image>"),
+    "llava-next": (processors.llava_next_processor, "tokens", "<image> hello", "<image>"),
     "qwen2-vl": (lambda: processors.qwen_processor("qwen2-vl"), "tokens", "<|image_pad|> describe", "<|image_pad|>"),
     "qwen2.5-vl": (lambda: processors.qwen_processor("qwen2.5-vl"), "tokens", "<|image_pad|> describe",
                    "<|image_pad|>"),

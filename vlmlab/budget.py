@@ -236,11 +236,18 @@ def _idefics3(size, o):
                 patch_grid=(tile // p, tile // p), extra_tokens=extra)
 
 
+# google/gemma-3-4b-it: every picture is squashed to 896x896 (preprocessor_config.json size), its 64x64 patches
+# of 14 px average-pooled 4x4 to mm_tokens_per_image = 256 (config.json).
+GEMMA3_SIZE, GEMMA3_PATCH, GEMMA3_TOKENS = 896, 14, 256
+
+
 def _gemma3(size, o):
     rows, cols = families.gemma3_pan_and_scan_grid(size) if o["pan_and_scan"] else (0, 0)
     pictures = 1 + rows * cols  # the whole image + the crops
-    return dict(tokens=256 * pictures, tiles=pictures, grid=(rows, cols) if rows else (1, 1), resized=(896, 896),
-                patch_grid=(64, 64), extra_tokens=2 * pictures)  # <start_of_image>, <end_of_image> each
+    side = GEMMA3_SIZE // GEMMA3_PATCH
+    return dict(tokens=GEMMA3_TOKENS * pictures, tiles=pictures, grid=(rows, cols) if rows else (1, 1),
+                resized=(GEMMA3_SIZE, GEMMA3_SIZE), patch_grid=(side, side),
+                extra_tokens=2 * pictures)  # <start_of_image>, <end_of_image> each
 
 
 def _pixtral(size, o):
