@@ -107,6 +107,10 @@ def test_token_counts_are_computed():
     assert encoders.VLMS["qwen-vl"].tokens_per_image() == 256
     assert encoders.VLMS["qwen2-vl"].tokens_per_image((448, 448)) == 256
     assert encoders.VLMS["gemma3"].tokens_per_image() == (896 // 14) ** 2 // 16 == 256  # 4x4 average pooling
+    assert encoders.VLMS["llava-onevision"].tokens_per_image() == 729
+    assert encoders.VLMS["paligemma"].tokens_per_image() == (224 // 14) ** 2 == 256  # SO400M run at 224
+    assert encoders.VLMS["idefics3"].tokens_per_image() == (364 // 14) ** 2 // 4 == 169  # at 364, 2x2 shuffle
+    assert encoders.VLMS["smolvlm"].tokens_per_image() == 81
     assert encoders.VLMS["llama-3.2-vision"].tokens_per_image() == 1  # cross-attention: one <|image|> in context
     assert encoders.get("mllama-vision").sequence_length() == 40 * 40 + 1  # per 560 px tile
 

@@ -386,12 +386,14 @@ class VLM:
     resolution: str
     sources: tuple[str, ...]
     notes: str = ""
+    input_size: int | None = None  # the square side this VLM feeds the encoder, when not its native size
 
     def tokens_per_image(self, image_size=None) -> int:
-        """LLM tokens for one image (or one tile) at the encoder's native size (or ``image_size``)."""
+        """LLM tokens for one image (or one tile) at this VLM's input size (or ``image_size``)."""
         if self.fixed_tokens is not None:
             return self.fixed_tokens
-        return ENCODERS[self.encoder].num_patches(image_size) // self.merge
+        size = image_size if image_size is not None else self.input_size
+        return ENCODERS[self.encoder].num_patches(size) // self.merge
 
 
 VLMS: dict[str, VLM] = {
@@ -473,6 +475,56 @@ VLMS: dict[str, VLM] = {
             resolution='HD transform: 336 px crops + global image',
             sources=('https://arxiv.org/abs/2404.14219', 'https://huggingface.co/microsoft/Phi-3-vision-128k-instruct/blob/main/config.json (img_processor: openai/clip-vit-large-patch14-336, num_img_tokens 144)'),
             notes='CLIP ViT-L/14 at 336 px; 2×2 tokens merged: 576 → 144 per crop.',
+        ),
+        VLM(
+            key="llava-onevision",
+            name="LLaVA-OneVision",
+            encoder="siglip-so400m-14-384",
+            feature_layer=-1,
+            merge=1,
+            fixed_tokens=None,
+            resolution="anyres_max_9: base image + up to 6×6 tiles of 384 px, features shrunk to about 9 tiles",
+            sources=("https://arxiv.org/abs/2408.03326",
+                     "https://huggingface.co/llava-hf/llava-onevision-qwen2-7b-ov-hf/blob/main/config.json (vision_feature_layer -1, vision_feature_select_strategy full)"),
+            notes="SigLIP has no CLS token, so all 27×27 = 729 patch tokens of a tile are kept.",
+        ),
+        VLM(
+            key="paligemma",
+            name="PaliGemma",
+            encoder="siglip-so400m-14-384",
+            feature_layer=-1,
+            merge=1,
+            fixed_tokens=None,
+            resolution="one 224×224 image (448 and 896 px checkpoints exist)",
+            sources=("https://arxiv.org/abs/2407.07726",
+                     "https://huggingface.co/google/paligemma-3b-pt-224/blob/main/config.json (vision_config: image_size 224, patch_size 14; num_image_tokens 256)"),
+            notes="The SO400M tower run at 224 px: 16×16 = 256 tokens.",
+            input_size=224,
+        ),
+        VLM(
+            key="idefics3",
+            name="Idefics3",
+            encoder="siglip-so400m-14-384",
+            feature_layer=-1,
+            merge=4,
+            fixed_tokens=None,
+            resolution="364 px tiles + a global image, longest side 1456",
+            sources=("https://arxiv.org/abs/2408.12637",
+                     "https://huggingface.co/HuggingFaceM4/Idefics3-8B-Llama3/blob/main/config.json (vision_config: image_size 364, patch_size 14; scale_factor 2)"),
+            notes="Pixel shuffle 2×2: 26×26 = 676 patches per 364 px tile become 169 tokens.",
+            input_size=364,
+        ),
+        VLM(
+            key="smolvlm",
+            name="SmolVLM",
+            encoder="siglip-so400m-14-384",
+            feature_layer=-1,
+            merge=9,
+            fixed_tokens=None,
+            resolution="384 px tiles + a global image, longest side 1536",
+            sources=("https://arxiv.org/abs/2504.05299",
+                     "https://huggingface.co/HuggingFaceTB/SmolVLM-Instruct/blob/main/config.json (vision_config: image_size 384, patch_size 14; scale_factor 3)"),
+            notes="Pixel shuffle 3×3: 27×27 = 729 patches per tile become 81 tokens.",
         ),
         VLM(
             key="qwen2.5-vl",
