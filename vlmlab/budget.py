@@ -5,7 +5,7 @@ number of LLM tokens. ``token_budget`` answers with the arithmetic of the
 model's own processor (``vlmlab.tiling`` and ``vlmlab.families``), using the
 numbers of one named released checkpoint per family (``FAMILIES``: the
 repository, and the ``preprocessor_config.json`` / ``config.json`` fields the
-numbers come from). ``tests/test_families.py`` checks every family against the
+numbers come from). ``tests/test_families.py`` checks every VLM family against the
 ``transformers`` processor on hundreds of random sizes.
 
 What a "token" is. ``tokens`` counts the image placeholders the processor puts
