@@ -30,11 +30,36 @@ def _build(key):
         cfg = Qwen2VLVisionConfig(embed_dim=e.width, depth=e.layers, num_heads=e.heads, patch_size=e.patch_size,
                                   spatial_merge_size=2, hidden_size=3584, mlp_ratio=4)
         return Qwen2VisionTransformerPretrainedModel(cfg)
+    if key == "qwen2.5-vl-vit":
+        from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVisionConfig
+        from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
+
+        # Qwen/Qwen2.5-VL-7B-Instruct config.json vision_config
+        cfg = Qwen2_5_VLVisionConfig(hidden_size=e.width, depth=e.layers, num_heads=e.heads, patch_size=e.patch_size,
+                                     intermediate_size=3420, out_hidden_size=3584, spatial_merge_size=2,
+                                     window_size=112, fullatt_block_indexes=[7, 15, 23, 31])
+        return Qwen2_5_VisionTransformerPretrainedModel(cfg)
+    if key == "siglip2-so400m-16-naflex":
+        return tf.Siglip2VisionModel(tf.Siglip2VisionConfig(
+            hidden_size=e.width, intermediate_size=4304, num_hidden_layers=e.layers, num_attention_heads=e.heads,
+            patch_size=e.patch_size, num_patches=256))
+    if key == "gemma3-siglip-896":  # google/gemma-3-4b-it vision_config: no pooling head
+        return tf.SiglipVisionModel(tf.SiglipVisionConfig(intermediate_size=4304, vision_use_head=False, **common))
+    if key == "pixtral-vit":
+        return tf.PixtralVisionModel(tf.PixtralVisionConfig(
+            hidden_size=e.width, intermediate_size=4 * e.width, num_hidden_layers=e.layers,
+            num_attention_heads=e.heads, patch_size=e.patch_size, image_size=1024))
+    if key == "mllama-vision":  # 32 local + 8 global layers (meta-llama/Llama-3.2-11B-Vision-Instruct)
+        return tf.MllamaVisionModel(tf.MllamaVisionConfig(
+            hidden_size=e.width, num_hidden_layers=e.layers - 8, num_global_layers=8, attention_heads=e.heads,
+            intermediate_size=4 * e.width, image_size=e.image_size, patch_size=e.patch_size, max_num_tiles=4,
+            vision_output_dim=7680))
     raise KeyError(key)
 
 
 @pytest.mark.parametrize("key", ["clip-vit-b-16", "clip-vit-l-14", "clip-vit-l-14-336", "siglip-so400m-14-384",
-                                 "dinov2-vit-g-14", "qwen2-vl-vit"])
+                                 "dinov2-vit-g-14", "qwen2-vl-vit", "qwen2.5-vl-vit", "siglip2-so400m-16-naflex",
+                                 "gemma3-siglip-896", "pixtral-vit", "mllama-vision"])
 def test_registered_params_match_the_architecture(key):
     with torch.device("meta"):
         model = _build(key)
@@ -81,6 +106,13 @@ def test_token_counts_are_computed():
     assert encoders.VLMS["phi-3-vision"].tokens_per_image() == 144
     assert encoders.VLMS["qwen-vl"].tokens_per_image() == 256
     assert encoders.VLMS["qwen2-vl"].tokens_per_image((448, 448)) == 256
+    assert encoders.VLMS["gemma3"].tokens_per_image() == (896 // 14) ** 2 // 16 == 256  # 4x4 average pooling
+    assert encoders.VLMS["llava-onevision"].tokens_per_image() == 729
+    assert encoders.VLMS["paligemma"].tokens_per_image() == (224 // 14) ** 2 == 256  # SO400M run at 224
+    assert encoders.VLMS["idefics3"].tokens_per_image() == (364 // 14) ** 2 // 4 == 169  # at 364, 2x2 shuffle
+    assert encoders.VLMS["smolvlm"].tokens_per_image() == 81
+    assert encoders.VLMS["llama-3.2-vision"].tokens_per_image() == 1  # cross-attention: one <|image|> in context
+    assert encoders.get("mllama-vision").sequence_length() == 40 * 40 + 1  # per 560 px tile
 
 
 def test_every_vlm_names_a_registered_encoder_and_every_figure_has_a_source():
@@ -88,10 +120,12 @@ def test_every_vlm_names_a_registered_encoder_and_every_figure_has_a_source():
         assert v.encoder in encoders.ENCODERS and v.sources
     for e in encoders.ENCODERS.values():
         assert e.sources and all(s.startswith("https://") for s in e.sources)
-    for row in encoders.SEED_ENCODER_TABLE:
+    for row in encoders.COMMON_ENCODER_TABLE:
         assert row["registry"] in encoders.ENCODERS
-    for row in encoders.SEED_VLM_TABLE:
+    for row in encoders.COMMON_VLM_TABLE:
         assert row["registry"] in encoders.VLMS
+    for row, problem, fix in encoders.COMMON_TABLE_ERRORS:
+        assert row and problem and fix
 
 
 def test_tables_and_errors():
@@ -110,6 +144,7 @@ def test_tables_and_errors():
 
 
 @pytest.mark.parametrize("key, qk_norm, norm", [("internvit-300m-448px", False, "layer_norm"),
+                                               ("internvit-300m-448px-v2-5", False, "layer_norm"),
                                                ("internvit-6b-448px-v1-5", True, "rms_norm")])
 def test_internvit_params_match_transformers(key, qk_norm, norm):
     """Model cards say 304M and 5540M; transformers' InternVLVisionModel with these figures agrees within 1 %."""

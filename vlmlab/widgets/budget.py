@@ -31,7 +31,8 @@ def budget_figure(image_size, families=None, **options):
         except ValueError:
             info[family] = None
 
-    fig, (ax_img, ax) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw=dict(width_ratios=[1, 3]))
+    fig, (ax_img, ax) = plt.subplots(1, 2, figsize=(10, 0.5 + 0.32 * len(families)),
+                                     gridspec_kw=dict(width_ratios=[1, 3]))
     # the image's shape (longer side = 1); a thin strip still gets a visible sliver
     side = max(height, width)
     w_rel, h_rel = max(width / side, 0.015), max(height / side, 0.015)
@@ -46,29 +47,42 @@ def budget_figure(image_size, families=None, **options):
     bars = ax.barh(families, tokens, color=[f"C{i}" for i in range(len(families))])
     for bar, family, n in zip(bars, families, tokens):
         b = info[family]
-        label = "refused (aspect ratio)" if b is None else f"{n}  ({b.tiles} picture{'s' if b.tiles > 1 else ''})"
+        if b is None:
+            label = "refused (beyond its limits)"
+        else:
+            label = f"{n}  ({b.tiles} picture{'s' if b.tiles > 1 else ''})"
+            if b.cross_attention_tokens:
+                label += f", +{b.cross_attention_tokens} through cross-attention"
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + label, va="center", fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("visual tokens the LLM reads")
-    ax.set_xlim(0, max(max(tokens), 1) * 1.35)
+    ax.set_xlabel("image tokens in the LLM's context")
+    ax.set_xlim(0, max(max(tokens), 1) * 1.6)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig, info
 
 
 def budget_explorer(height: int = 1080, width: int = 1920, max_side: int = 4000):
-    """Sliders for the image's height and width; the bar chart redraws. Returns an ``ipywidgets.VBox``."""
+    """Sliders for the image's height and width; the bar chart redraws. Returns an ``ipywidgets.VBox``.
+
+    After each redraw, ``box.info`` holds what the chart shows: ``{family: TokenBudget or None}``.
+    """
     import ipywidgets as widgets
     from . import render_into
 
     h_box = widgets.IntSlider(value=height, min=1, max=max_side, step=1, description="height", continuous_update=False)
     w_box = widgets.IntSlider(value=width, min=1, max=max_side, step=1, description="width", continuous_update=False)
     out = widgets.Output()
+    box = widgets.VBox([widgets.HBox([h_box, w_box]), out])
+
+    def draw():
+        fig, box.info = budget_figure((h_box.value, w_box.value))
+        return fig, box.info
 
     def redraw(*_):
-        render_into(out, lambda: budget_figure((h_box.value, w_box.value)))
+        render_into(out, draw)
 
     h_box.observe(redraw, names="value")
     w_box.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([h_box, w_box]), out])
+    return box
