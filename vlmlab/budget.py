@@ -225,7 +225,7 @@ def _qwen(size, o):
 
 def _idefics3(size, o):
     tile, p, s = o["tile_size"], o["patch_size"], o["shuffle"]
-    per_tile = (tile // p) ** 2 // s**2  # the pixel shuffle folds s x s features into one token
+    per_tile = tiling.internvl_tokens_per_tile(tile, p, s)  # the same pixel shuffle as InternVL's: s x s -> 1
     rows, cols = families.idefics3_grid(size, o["longest_edge"], tile)
     pictures = rows * cols + 1 if rows else 1  # crops + the global image
     # markers: <fake_token_around_image> and <row_r_col_c> per crop, a newline per row of crops,
