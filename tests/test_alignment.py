@@ -90,9 +90,9 @@ def test_bad_arguments():
 
 @pytest.fixture(scope="module")
 def toy_clip():
-    from vlmlab.clip import load_clip
+    from vlmlab.clip import TOY_CLIP_PATH, load_clip
 
-    return load_clip()      # the bundled toy CLIP (tests run without VLMLAB_CLIP)
+    return load_clip(TOY_CLIP_PATH)      # the bundled toy CLIP, whatever VLMLAB_CLIP says
 
 
 @pytest.fixture(scope="module")
