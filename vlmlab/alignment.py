@@ -178,8 +178,8 @@ class Workload:
 
 
 TOY_WORKLOAD = Workload(n_train=1000, n_eval=None, steps=200, batch_size=64)
-# Encoder FLOPs spent on images for any other CLIP: about 100 images of a
-# ViT-B/16 at 224 (35 GFLOPs each), a minute or two on 2 CPU cores.
+# Encoder FLOPs spent on images for any other CLIP: about 100 forward passes of
+# a ViT-B/16 at 224 (35 GFLOPs each), a minute or two on 2 CPU cores.
 IMAGE_BUDGET_FLOPS = 3.5e12
 MIN_TRAIN, MIN_EVAL = 32, 16
 
@@ -188,10 +188,11 @@ def workload(model) -> Workload:
     """Sizes that keep an alignment run within a couple of minutes on 2 CPU cores, scaled to ``model``.
 
     The bundled toy CLIP (about 0.1 GFLOPs an image) gets ``TOY_WORKLOAD``.
-    Any other CLIP gets as many images as ``IMAGE_BUDGET_FLOPS`` of encoder
-    forward passes allow (``vlmlab.patches.vit_flops`` of its vision config),
-    a third of them held out (at least ``MIN_TRAIN`` / ``MIN_EVAL``), and a
-    short training run: enough to show the mechanism, not to converge.
+    Any other CLIP gets as many encoder forward passes as ``IMAGE_BUDGET_FLOPS``
+    allow (``vlmlab.patches.vit_flops`` of its vision config): two training
+    images for each held-out one, which is encoded twice (patch features, and
+    CLIP's own embedding for the ceiling); at least ``MIN_TRAIN`` / ``MIN_EVAL``.
+    The training run is short: enough to show the mechanism, not to converge.
     """
     from .clip import is_toy_clip
     from .patches import vit_flops
@@ -202,9 +203,9 @@ def workload(model) -> Workload:
     per_image = vit_flops(config.image_size, config.patch_size, embed_dim=config.hidden_size,
                           num_layers=config.num_hidden_layers,
                           mlp_ratio=config.intermediate_size / config.hidden_size)["total"]
-    images = int(IMAGE_BUDGET_FLOPS // per_image)
-    n_eval = max(MIN_EVAL, images // 3)
-    return Workload(n_train=max(MIN_TRAIN, images - n_eval), n_eval=n_eval, steps=30, batch_size=16)
+    passes = int(IMAGE_BUDGET_FLOPS // per_image)
+    n_eval = max(MIN_EVAL, passes // 4)                  # n_train + 2 * n_eval passes, n_train = 2 * n_eval
+    return Workload(n_train=max(MIN_TRAIN, passes - 2 * n_eval), n_eval=n_eval, steps=30, batch_size=16)
 
 
 # ----------------------------------------------------------------------------
