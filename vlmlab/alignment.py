@@ -7,16 +7,17 @@ tokens become something the frozen LLM reads as that caption. A freshly
 initialised projector maps images to arbitrary points of the LLM's space;
 training is what makes the tokens mean anything.
 
-Here, on CPU in seconds:
+Here, on a CPU in seconds with the toy CLIP (any CLIP works, with fewer
+images, see ``workload``):
 
-* vision encoder: the toy CLIP's vision tower, frozen; its patch features from
+* vision encoder: CLIP's vision tower, frozen; its patch features from
   the penultimate layer (``hidden_states[-2][:, 1:]``, what
   ``vlmlab.clip.VLMVisionEncoder`` returns, as LLaVA-1.5 reads them), computed
   once and cached — a frozen encoder gives the same features every epoch;
-* "language model": the toy CLIP's text tower, frozen. Each caption's target
+* "language model": the same CLIP's text tower, frozen. Each caption's target
   is ``CLIPModel.get_text_features`` — the text tower's pooled end-of-text
-  state after ``text_projection``. We choose the projected embedding over the
-  text tower's raw pooled output because that is the space the toy CLIP's
+  state after ``text_projection``. The projected embedding rather than the
+  text tower's raw pooled output, because that is the space CLIP's
   contrastive training made discriminative between captions (the raw pooled
   output is only trained through the projection), so "next to its caption"
   is well defined there;
@@ -31,9 +32,15 @@ Here, on CPU in seconds:
   LLM's next-token loss on the caption; with a frozen text encoder in place of
   an LLM, matching embeddings is the cheap stand-in.
 
-Caption retrieval accuracy — the share of held-out images (one of every
-caption) whose nearest caption embedding is their own — is about
-``1 / num_captions`` before training and far above it after.
+Caption retrieval accuracy — the share of held-out images whose nearest
+caption embedding is their own — is about ``1 / num_captions`` before training
+and far above it after. This is retrieval in CLIP's *text* space, and CLIP
+already solves it: its own image embedding (``get_image_features``, the pooled
+CLS token after ``visual_projection``) was trained for exactly this match, so
+the frozen CLIP's retrieval (``clip_retrieval_accuracy``) is the ceiling a
+projector trained here can approach. What the run shows is the mechanism of
+stage 1 — a fresh projector means nothing, a trained one lands next to the
+captions — not a new ability; no language model reads the tokens.
 """
 
 from __future__ import annotations
@@ -45,11 +52,15 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ._validate import as_positive_int
+from ._validate import as_positive_int, check_choice
 
 __all__ = [
     "AlignmentData",
     "AlignmentResult",
+    "Workload",
+    "workload",
+    "auto_threads",
+    "clip_retrieval_accuracy",
     "caption_embeddings",
     "patch_features",
     "prepare_data",
@@ -71,7 +82,9 @@ class AlignmentData:
 
     ``train_features (n_train, N, C)``, ``train_labels (n_train,)`` (index into
     ``captions``), ``eval_features (n_eval, N, C)``, ``eval_labels``,
-    ``text_embeds (num_captions, E)`` L2-normalised, ``grid`` the patch grid.
+    ``text_embeds (num_captions, E)`` L2-normalised, ``grid`` the patch grid;
+    ``eval_image_embeds (n_eval, E)``: the frozen CLIP's own L2-normalised image
+    embeddings of the held-out images (None when not computed), for the ceiling.
     """
 
     train_features: torch.Tensor
@@ -82,6 +95,7 @@ class AlignmentData:
     captions: list
     grid: tuple
     eval_images: list = field(default_factory=list, repr=False)
+    eval_image_embeds: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def vision_dim(self) -> int:
@@ -111,14 +125,26 @@ class AlignmentResult:
     projector: nn.Module = field(repr=False)
 
 
+# Below this width an encoder's matrices are small enough that splitting each
+# product across threads costs more in synchronisation than it saves.
+SMALL_WIDTH = 256
+
+
+def auto_threads(vision_dim: int) -> int | None:
+    """Torch threads for work on features ``vision_dim`` wide: 1 when small, else None (torch's default).
+
+    The toy CLIP's products (64 tokens × 128 channels) take microseconds; with
+    several threads each one waits on the others, and on a machine whose cores
+    are busy with other work that waiting dominates (ten times slower on two
+    cores is common). A B/16-sized encoder's products are large enough for every
+    core to pay off.
+    """
+    return 1 if as_positive_int(vision_dim, "vision_dim") < SMALL_WIDTH else None
+
+
 @contextmanager
 def torch_threads(num_threads: int | None):
-    """Run the block with ``torch.set_num_threads(num_threads)`` (None: leave as is), then restore.
-
-    The matrices of this run are tiny (a 64-token image, a 128-wide encoder):
-    one thread is faster than two, and much faster on a machine whose cores
-    are busy with other work, where threads wait on each other.
-    """
+    """Run the block with ``torch.set_num_threads(num_threads)`` (None: leave as is), then restore."""
     if num_threads is None:
         yield
         return
@@ -128,6 +154,58 @@ def torch_threads(num_threads: int | None):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _threads(num_threads, vision_dim: int) -> int | None:
+    """``"auto"`` → :func:`auto_threads`; None or a positive int as given."""
+    if isinstance(num_threads, str):
+        check_choice(num_threads, ("auto",), "num_threads")
+        return auto_threads(vision_dim)
+    return None if num_threads is None else as_positive_int(num_threads, "num_threads")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Sizes of one alignment run: images to encode, and the training run.
+
+    ``n_eval=None`` means one held-out image of every caption.
+    """
+
+    n_train: int
+    n_eval: int | None
+    steps: int
+    batch_size: int
+
+
+TOY_WORKLOAD = Workload(n_train=1000, n_eval=None, steps=200, batch_size=64)
+# Encoder FLOPs spent on images for any other CLIP: about 100 forward passes of
+# a ViT-B/16 at 224 (35 GFLOPs each), a minute or two on 2 CPU cores.
+IMAGE_BUDGET_FLOPS = 3.5e12
+MIN_TRAIN, MIN_EVAL = 32, 16
+
+
+def workload(model) -> Workload:
+    """Sizes that keep an alignment run within a couple of minutes on 2 CPU cores, scaled to ``model``.
+
+    The bundled toy CLIP (about 0.1 GFLOPs an image) gets ``TOY_WORKLOAD``.
+    Any other CLIP gets as many encoder forward passes as ``IMAGE_BUDGET_FLOPS``
+    allow (``vlmlab.patches.vit_flops`` of its vision config): two training
+    images for each held-out one, which is encoded twice (patch features, and
+    CLIP's own embedding for the ceiling); at least ``MIN_TRAIN`` / ``MIN_EVAL``.
+    The training run is short: enough to show the mechanism, not to converge.
+    """
+    from .clip import is_toy_clip
+    from .patches import vit_flops
+
+    if is_toy_clip(model):
+        return TOY_WORKLOAD
+    config = model.config.vision_config
+    per_image = vit_flops(config.image_size, config.patch_size, embed_dim=config.hidden_size,
+                          num_layers=config.num_hidden_layers,
+                          mlp_ratio=config.intermediate_size / config.hidden_size)["total"]
+    passes = int(IMAGE_BUDGET_FLOPS // per_image)
+    n_eval = max(MIN_EVAL, passes // 4)                  # n_train + 2 * n_eval passes, n_train = 2 * n_eval
+    return Workload(n_train=max(MIN_TRAIN, passes - 2 * n_eval), n_eval=n_eval, steps=30, batch_size=16)
 
 
 # ----------------------------------------------------------------------------
@@ -165,33 +243,44 @@ def patch_features(model, processor, images, feature_layer: int = -2, batch_size
 
 def prepare_data(model_name_or_path=None, n_train: int = 2000, feature_layer: int = -2,
                  train_seed: int = TRAIN_SEED, eval_seed: int = EVAL_SEED, clip=None,
-                 num_threads: int | None = 1) -> AlignmentData:
-    """Draw ShapesWorld images, run the frozen toy CLIP once, cache features and caption targets.
+                 num_threads="auto", n_eval: int | None = None) -> AlignmentData:
+    """Draw ShapesWorld images, run the frozen CLIP once, cache features and caption targets.
 
     Training: ``n_train`` random images from ``train_seed``. Evaluation: one
-    fresh image of every caption (``ShapesWorld.sample_each(eval_seed)``).
+    fresh image of every caption (``ShapesWorld.sample_each(eval_seed)``), or
+    ``n_eval`` random fresh images from ``eval_seed`` (for an encoder too slow
+    to read one of every caption). Images are drawn at the encoder's size.
     ``clip`` = an already loaded ``(model, processor)`` pair, else
-    ``vlmlab.clip.load_clip(model_name_or_path)`` (None = the toy CLIP).
-    ``num_threads``: torch threads while encoding (see ``torch_threads``).
+    ``vlmlab.clip.load_clip(model_name_or_path)`` (None = ``$VLMLAB_CLIP`` or the toy CLIP).
+    ``num_threads``: torch threads while encoding; ``"auto"`` = :func:`auto_threads`.
     """
+    from .clip import image_embeddings
     from .shapes import ShapesWorld
 
     n_train = as_positive_int(n_train, "n_train")
+    if n_eval is not None:
+        n_eval = as_positive_int(n_eval, "n_eval")
     if clip is None:
         from .clip import load_clip
 
         clip = load_clip(model_name_or_path)
     model, processor = clip
     model.eval()
-    world = ShapesWorld(image_size=model.config.vision_config.image_size)
+    vision = model.config.vision_config
+    world = ShapesWorld(image_size=vision.image_size)
     captions = world.captions()
     index = {c: i for i, c in enumerate(captions)}
     train_images, train_captions = world.sample(n_train, seed=train_seed)
-    eval_images, eval_captions = world.sample_each(seed=eval_seed)
-    with torch_threads(num_threads):
+    if n_eval is None:
+        eval_images, eval_captions = world.sample_each(seed=eval_seed)
+    else:
+        eval_images, eval_captions = world.sample(n_eval, seed=eval_seed)
+    with torch_threads(_threads(num_threads, vision.hidden_size)), torch.no_grad():
         features = patch_features(model, processor, train_images + eval_images, feature_layer)
         text_embeds = caption_embeddings(model, processor, captions)
-    side = model.config.vision_config.image_size // model.config.vision_config.patch_size
+        pixel_values = processor.image_processor(eval_images, return_tensors="pt")["pixel_values"]
+        eval_image_embeds = image_embeddings(model, pixel_values)
+    side = vision.image_size // vision.patch_size
     return AlignmentData(
         train_features=features[:n_train],
         train_labels=torch.tensor([index[c] for c in train_captions]),
@@ -201,6 +290,7 @@ def prepare_data(model_name_or_path=None, n_train: int = 2000, feature_layer: in
         captions=captions,
         grid=(side, side),
         eval_images=eval_images,
+        eval_image_embeds=eval_image_embeds,
     )
 
 
@@ -232,22 +322,38 @@ def retrieval_accuracy(projector, features, labels, text_embeds, grid=None, batc
     return hits / len(features)
 
 
+def clip_retrieval_accuracy(data: AlignmentData) -> float:
+    """The ceiling: share of held-out images whose frozen CLIP image embedding is nearest its own caption.
+
+    The same measure as :func:`retrieval_accuracy`, with CLIP's own image
+    embedding in place of a projector's readout: what CLIP's contrastive
+    training already achieves in this space.
+    """
+    if data.eval_image_embeds is None:
+        raise ValueError("data.eval_image_embeds is None: build the data with prepare_data(), "
+                         "which computes the frozen CLIP's image embeddings of the held-out images")
+    nearest = (data.eval_image_embeds @ data.text_embeds.T).argmax(-1)
+    return (nearest == data.eval_labels).float().mean().item()
+
+
 def train_projector(projector: nn.Module, data: AlignmentData, steps: int = 300, batch_size: int = 128,
-                    lr: float = 2e-3, temperature: float = 0.07, seed: int = 0, num_threads: int | None = 1) -> list:
+                    lr: float = 2e-3, temperature: float = 0.07, seed: int = 0, num_threads="auto") -> list:
     """Train ``projector`` (only it) to put each image's readout next to its caption; returns the losses.
 
     AdamW with a one-cycle schedule; each step draws ``batch_size`` cached
-    training images (with replacement, from ``seed``).
+    training images (with replacement, from ``seed``). ``num_threads``: torch
+    threads while training; ``"auto"`` = :func:`auto_threads` of the features' width.
     """
     steps = as_positive_int(steps, "steps")
     batch_size = as_positive_int(batch_size, "batch_size")
+    threads = _threads(num_threads, data.vision_dim)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(projector.parameters(), lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
     projector.train()
     losses = []
     n = len(data.train_features)
-    with torch_threads(num_threads):
+    with torch_threads(threads):
         for _ in range(steps):
             idx = torch.randint(0, n, (min(batch_size, n),), generator=generator)
             logits = caption_logits(projector, data.train_features[idx], data.text_embeds, data.grid, temperature)
