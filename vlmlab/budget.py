@@ -225,7 +225,9 @@ def _qwen(size, o):
 
 def _idefics3(size, o):
     tile, p, s = o["tile_size"], o["patch_size"], o["shuffle"]
-    per_tile = tiling.internvl_tokens_per_tile(tile, p, s)  # the same pixel shuffle as InternVL's: s x s -> 1
+    # The pixel shuffle folds s x s features into one token. Unlike InternVL's 448/14, a 384 tile over
+    # 14 px patches leaves 6 px that SigLIP's stride-14 convolution never reads: 27 patches a side (floor).
+    per_tile = (tile // p) ** 2 // s**2
     rows, cols = families.idefics3_grid(size, o["longest_edge"], tile)
     pictures = rows * cols + 1 if rows else 1  # crops + the global image
     # markers: <fake_token_around_image> and <row_r_col_c> per crop, a newline per row of crops,
