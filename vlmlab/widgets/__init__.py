@@ -35,13 +35,16 @@ def render_into(out, draw):
     notebook cell that redraws fails (and nbval reports it) instead of
     passing with an error hidden inside a widget.
 
-    The outputs are written into the widget's ``outputs`` state rather than
-    captured with ``with out:``. Capturing routes every display message
-    through the frontend, which must answer with the widget's new state; a
-    headless runner (nbclient, used by nbconvert and nbval) answers on the
-    same socket on which it waits for the cell's reply, and can then miss
-    that reply and wait until the cell times out. Setting the state needs no
-    answer, and works the same from a cell, a slider's callback or a test.
+    The outputs are written into the widget's ``outputs`` state, which
+    JupyterLab renders, rather than captured with ``with out:``. Capturing
+    makes the frontend send every captured output back to the kernel as a
+    state update while the cell is still running; a headless runner (nbclient,
+    under nbconvert and nbval) sends it on the connection on which it is
+    waiting for the cell's reply, and with ipykernel 7 and nbclient 0.11 that
+    reply is then sometimes never seen: the cell waits until its timeout
+    while the kernel sits idle. Setting the state asks nothing of the
+    frontend, and works the same from a cell, from a slider's callback, and in
+    a test, where there is no frontend at all.
 
     Every figure that ``draw`` opens is closed, so that redrawing a hundred
     times doesn't keep a hundred figures alive (and the inline backend
