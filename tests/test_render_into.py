@@ -13,7 +13,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture
 def out():
-    return ipywidgets.Output()
+    plt.close("all")  # other test modules may leave figures open; these tests count them
+    yield ipywidgets.Output()
+    plt.close("all")
 
 
 def small_figure():
