@@ -59,17 +59,26 @@ def _skip_reason(report) -> str:
     return reason.removeprefix("Skipped: ")
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
+def _refuse_silent_skip(report) -> None:
     if not report.skipped or getattr(report, "wasxfail", None) is not None:
         return
     reason = _skip_reason(report)
     if not reason.startswith(SKIP_REASON_PREFIX):
         report.outcome = "failed"
-        report.longrepr = (f"{item.nodeid} skipped with reason {reason!r}. Tests may skip only for what the machine "
-                           f"lacks, with a reason that starts with {SKIP_REASON_PREFIX!r} (see tests/conftest.py).")
+        report.longrepr = (f"{report.nodeid} skipped with reason {reason!r}. Tests may skip only for what the "
+                           f"machine lacks, with a reason that starts with {SKIP_REASON_PREFIX!r} (see tests/conftest.py).")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _refuse_silent_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _refuse_silent_skip(outcome.get_result())  # a module-level importorskip skips the whole file
 
 
 @pytest.fixture
