@@ -45,6 +45,42 @@ def pytest_sessionfinish(session, exitstatus):
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# A test may skip only for something this machine lacks (a browser, a GPU), and must say so:
+# its reason starts with "needs ". Any other skip fails, so that a guard such as
+# `importorskip("vlmlab.x")` or `if not hasattr(vlmlab.x, "f"): skip(...)` can't hide a
+# missing or renamed part of the package, and a dev dependency that is not installed
+# (`pip install -e .[dev]` installs them all) is an error, not a silent pass.
+SKIP_REASON_PREFIX = "needs "
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _refuse_silent_skip(report) -> None:
+    if not report.skipped or getattr(report, "wasxfail", None) is not None:
+        return
+    reason = _skip_reason(report)
+    if not reason.startswith(SKIP_REASON_PREFIX):
+        report.outcome = "failed"
+        report.longrepr = (f"{report.nodeid} skipped with reason {reason!r}. Tests may skip only for what the "
+                           f"machine lacks, with a reason that starts with {SKIP_REASON_PREFIX!r} (see tests/conftest.py).")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _refuse_silent_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _refuse_silent_skip(outcome.get_result())  # a module-level importorskip skips the whole file
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return REPO

@@ -247,8 +247,6 @@ def test_widgets_render_in_jupyterlab(notebook, tmp_path):
         notebooks.mkdir(parents=True)
         _demo_notebook(notebooks / DEMO)
     else:
-        if not (REPO / "notebooks" / notebook).exists():
-            pytest.skip(f"notebooks/{notebook} does not exist yet")
         shutil.copytree(REPO / "notebooks", notebooks,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         shutil.copytree(REPO / "data", root / "data", ignore=shutil.ignore_patterns("__pycache__"))

@@ -2,7 +2,19 @@
 
 Every component the notebooks use lives here, once, tested. Submodules are
 imported lazily (``vlmlab.tiling`` loads on first use), so ``import vlmlab``
-costs almost nothing and never pulls in ``transformers``.
+costs almost nothing and never pulls in ``transformers``. One concept per module:
+
+    patches, vit, posembed          cutting an image into patch tokens; a readable ViT; position embeddings
+    shapes, toyclip                 a synthetic world of coloured shapes, and the small CLIP that knows it
+    clip, attention, encoders       loading a CLIP and its frozen vision tower; attention maps; released encoders
+    preprocess, tiling, dynamic     CLIP's transform; high-resolution tiling; Qwen2-VL's dynamic resolution
+    budget                          how many visual tokens an image costs in each VLM family
+    projectors, pipeline, alignment from vision features to LLM tokens; the whole path; a small alignment run
+    data, plotting, widgets         sample images and safe loading; figures; the notebooks' widgets
+    envcheck, nbtools               checking the environment; keeping notebooks clean and running them
+    training                        how the shipped checkpoints were trained (not part of the course)
+
+The README has the same map, with the main names of each module.
 
     >>> import vlmlab
     >>> vlmlab.set_seed(0)
@@ -18,7 +30,7 @@ import random
 
 __version__ = "0.1.0"
 
-# One module per concept; see DESIGN.md for what each one holds.
+# The modules listed in the docstring above, loaded on first use.
 _SUBMODULES = (
     "alignment",
     "attention",
@@ -38,6 +50,7 @@ _SUBMODULES = (
     "shapes",
     "tiling",
     "toyclip",
+    "training",
     "vit",
     "widgets",
 )

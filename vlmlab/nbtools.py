@@ -9,7 +9,8 @@ on every test run. Two commands (also ``make clean-notebooks`` and
     python -m vlmlab.nbtools run   notebooks/01_*.ipynb  # execute, keep the checked outputs
 
 ``problems(path)`` is what the test suite uses to refuse a notebook that
-carries outputs it shouldn't.
+carries outputs it shouldn't; ``execute(path)`` runs a notebook headlessly,
+as ``jupyter nbconvert --execute`` does, for ``run``, ``book`` and the tests.
 """
 
 from __future__ import annotations
@@ -99,14 +100,30 @@ def strip(paths) -> None:
         print(f"stripped {p}")
 
 
-def run(paths, timeout: int = 600) -> None:
-    """Execute each notebook in its own folder, then strip all but the checked outputs."""
+def execute(path, timeout: int = 600, env: dict | None = None):
+    """Execute every cell of the notebook at ``path`` in a fresh kernel started in its folder.
+
+    Returns the executed notebook (an ``nbformat.NotebookNode``); the file is
+    not written. A cell that raises stops the run with nbclient's
+    ``CellExecutionError``, a cell that runs longer than ``timeout`` seconds with
+    its ``CellTimeoutError``. ``env`` replaces the kernel's environment (by
+    default it inherits this process's).
+    """
     import nbformat
     from nbclient import NotebookClient
 
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    return client.execute(**({"env": env} if env is not None else {}))
+
+
+def run(paths, timeout: int = 600) -> None:
+    """Execute each notebook in its own folder, then strip all but the checked outputs."""
+    import nbformat
+
     for p in map(Path, paths):
-        nb = nbformat.read(p, as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(p.parent)}}).execute()
+        nb = execute(p, timeout)
         _write(p, strip_notebook(json.loads(nbformat.writes(nb))))
         print(f"ran and stripped {p}")
 
@@ -115,8 +132,6 @@ def book(paths, out="build/book", timeout: int = 600) -> Path:
     """Execute each notebook and render it to HTML under ``out``, with an index page."""
     import html
 
-    import nbformat
-    from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
     out = Path(out)
@@ -124,8 +139,7 @@ def book(paths, out="build/book", timeout: int = 600) -> Path:
     exporter = HTMLExporter()
     rows = []
     for p in map(Path, paths):
-        nb = nbformat.read(p, as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(p.parent)}}).execute()
+        nb = execute(p, timeout)
         body, _ = exporter.from_notebook_node(nb)
         target = out / (p.stem + ".html")
         target.write_text(body, encoding="utf-8")
