@@ -27,10 +27,11 @@ def save_tiny_clip(path):
     from transformers import CLIPImageProcessor, CLIPModel, CLIPProcessor
 
     from vlmlab import toyclip
+    from vlmlab.training.tokenizer import build_tokenizer
     from vlmlab.shapes import ShapesWorld
 
     torch.manual_seed(0)
-    tokenizer = toyclip.build_tokenizer(ShapesWorld().words())
+    tokenizer = build_tokenizer(ShapesWorld().words())
     config = toyclip.build_config(tokenizer, dict(image_size=32, patch_size=4, vision_width=24, vision_layers=2,
                                                   text_width=24, text_layers=1, heads=2, projection_dim=16))
     model = CLIPModel(config).eval()

@@ -5,6 +5,8 @@ import torch
 
 from vlmlab import clip as vclip
 from vlmlab import toyclip
+from vlmlab.training.checkpoints import save_checkpoint
+from vlmlab.training.tokenizer import build_processor
 from vlmlab.shapes import ShapesWorld
 
 
@@ -14,12 +16,12 @@ def tiny_clip_dir(tmp_path_factory):
     from transformers import CLIPModel
 
     world = ShapesWorld()
-    processor = toyclip.build_processor(world)
+    processor = build_processor(world)
     config = toyclip.build_config(processor.tokenizer, dict(toyclip.TINY_ARCH, vision_layers=3))
     torch.manual_seed(0)
     model = CLIPModel(config).eval()
     folder = tmp_path_factory.mktemp("tiny-clip")
-    toyclip.save_checkpoint(model, processor, folder)
+    save_checkpoint(model, processor, folder)
     return folder
 
 

@@ -464,7 +464,6 @@ def test_widget_summary_and_figures():
 
 
 def test_widget_builds():
-    pytest.importorskip("ipywidgets")
     from vlmlab.widgets import projectors as wp
 
     import matplotlib.pyplot as plt

@@ -464,13 +464,13 @@ def test_tile_planner_widget_uses_two_tiles_at_least_for_llava_next():
     from vlmlab.widgets.tiling import tile_planner
 
     box = tile_planner({"a": random_image(60, 100), "b": random_image(100, 30)})
-    assert box.summary["method"] == "naive" and box.summary["image_size"] == (60, 100)
+    assert box.info["method"] == "naive" and box.info["image_size"] == (60, 100)
     controls = box.children[0].children
     controls[0].value = "b"  # image
     controls[2].value = 1  # max tiles: LLaVA-NeXT's minimum of 2 is used instead
     box.children[1].value = "llava-next"
     plt.close("all")
-    assert box.summary["method"] == "llava-next" and box.summary["image_size"] == (100, 30)
-    assert box.summary["pictures"] == 3  # base image + 2 crops
+    assert box.info["method"] == "llava-next" and box.info["image_size"] == (100, 30)
+    assert box.info["pictures"] == 3  # base image + 2 crops
     with pytest.raises(TypeError, match="images must be a dict"):
         tile_planner([random_image(10, 10)])

@@ -6,9 +6,11 @@ costs almost nothing and never pulls in ``transformers``. One concept per module
 
     patches, vit, posembed          cutting an image into patch tokens; a readable ViT; position embeddings
     shapes, toyclip                 a synthetic world of coloured shapes, and the small CLIP that knows it
+    scenes, grammar, glyphs         a richer world: several objects, relations, counts, digits; captions, questions
     clip, attention, encoders       loading a CLIP and its frozen vision tower; attention maps; released encoders
     preprocess, tiling, dynamic     CLIP's transform; high-resolution tiling; Qwen2-VL's dynamic resolution
-    budget                          how many visual tokens an image costs in each VLM family
+    budget, families, mrope         how many visual tokens an image costs in each VLM family; the newer
+                                    families' rules; Qwen2-VL's (temporal, height, width) LLM positions
     projectors, pipeline, alignment from vision features to LLM tokens; the whole path; a small alignment run
     data, plotting, widgets         sample images and safe loading; figures; the notebooks' widgets
     envcheck, nbtools               checking the environment; keeping notebooks clean and running them
@@ -40,6 +42,10 @@ _SUBMODULES = (
     "dynamic",
     "encoders",
     "envcheck",
+    "families",
+    "glyphs",
+    "grammar",
+    "mrope",
     "nbtools",
     "patches",
     "pipeline",
@@ -47,6 +53,7 @@ _SUBMODULES = (
     "posembed",
     "preprocess",
     "projectors",
+    "scenes",
     "shapes",
     "tiling",
     "toyclip",

@@ -12,7 +12,10 @@ call those functions directly, so CI runs the same code that a click runs.
     vlmlab.widgets.budget       token-budget explorer (07)
     vlmlab.widgets.projectors   projector explorer (08)
 
-Every widget redraws through :func:`render_into`. ``ipywidgets`` is imported
+Every widget redraws through :func:`render_into`, and every explorer returns an
+``ipywidgets.VBox`` whose ``info`` attribute holds what its last redraw drew
+(the pure function's info), so a notebook cell or a test can move a control
+and assert on the result. ``ipywidgets`` is imported
 inside the functions that build widgets, so the pure functions work without
 a notebook.
 """

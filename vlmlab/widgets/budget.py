@@ -76,11 +76,10 @@ def budget_explorer(height: int = 1080, width: int = 1920, max_side: int = 4000)
     box = widgets.VBox([widgets.HBox([h_box, w_box]), out])
 
     def draw():
-        fig, box.info = budget_figure((h_box.value, w_box.value))
-        return fig, box.info
+        return budget_figure((h_box.value, w_box.value))
 
     def redraw(*_):
-        render_into(out, draw)
+        box.info = render_into(out, draw)
 
     h_box.observe(redraw, names="value")
     w_box.observe(redraw, names="value")

@@ -150,11 +150,13 @@ def attention_explorer(model=None, processor=None, images: dict | None = None):
     out = widgets.Output()
     state = {"quiet": False}
 
+    box = widgets.VBox([widgets.HBox([image_box, layer_box]), widgets.HBox([head_box, alpha_box]), out])
+
     def redraw(*_):
         if state["quiet"]:
             return
-        render_into(out, lambda: attention_explorer_figure(data_for(image_box.value), layer_box.value,
-                                                           head_box.value, alpha_box.value))
+        box.info = render_into(out, lambda: attention_explorer_figure(data_for(image_box.value), layer_box.value,
+                                                                       head_box.value, alpha_box.value))
 
     def on_layer(change):
         # The rollout fuses the heads of every layer: only one layer has single heads to offer.
@@ -169,7 +171,7 @@ def attention_explorer(model=None, processor=None, images: dict | None = None):
         redraw()
 
     layer_box.observe(on_layer, names="value")
-    for box in (image_box, head_box, alpha_box):
-        box.observe(redraw, names="value")
+    for control in (image_box, head_box, alpha_box):
+        control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([image_box, layer_box]), widgets.HBox([head_box, alpha_box]), out])
+    return box

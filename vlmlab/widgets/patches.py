@@ -132,8 +132,11 @@ def patch_grid_explorer(image, image_sizes=(224, 336, 448), max_strip: int = 16)
                                         description="patch size", continuous_update=False)
     out = widgets.Output()
 
+    box = widgets.VBox([widgets.HBox([size_box, patch_box]), out])
+
     def redraw(*_):
-        render_into(out, lambda: patch_grid_figure(image, patch_box.value, image_size=size_box.value, max_strip=max_strip))
+        box.info = render_into(out, lambda: patch_grid_figure(image, patch_box.value, image_size=size_box.value,
+                                                              max_strip=max_strip))
 
     def on_size(change):
         opts = options_for(change["new"])
@@ -147,4 +150,4 @@ def patch_grid_explorer(image, image_sizes=(224, 336, 448), max_strip: int = 16)
     size_box.observe(on_size, names="value")
     patch_box.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([size_box, patch_box]), out])
+    return box

@@ -134,12 +134,15 @@ def posembed_explorer(tables: dict, new_sides=range(2, 33)):
                                    continuous_update=False)
     out = widgets.Output()
 
+    box = widgets.VBox([widgets.HBox([kind, side]), widgets.HBox([row, col]), out])
+
     def redraw(*_):
         r_max, c_max = (n - 1 for n in tables[kind.value][1])
         row.max, col.max = r_max, c_max
-        render_into(out, lambda: posembed_figure(tables, kind.value, min(row.value, r_max), min(col.value, c_max), side.value))
+        box.info = render_into(out, lambda: posembed_figure(tables, kind.value, min(row.value, r_max),
+                                                            min(col.value, c_max), side.value))
 
     for w in (kind, row, col, side):
         w.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([kind, side]), widgets.HBox([row, col]), out])
+    return box

@@ -232,18 +232,21 @@ def projector_explorer(image=None, resampler=None, features=None, grid=None):
                       f"(÷{info['ratio']:.3g}), {info['parameters']:,} parameters")
         return fig, info
 
+    box = widgets.VBox([widgets.HBox([name, side]), widgets.HBox([queries, scale]), text, out])
+
     def redraw(*_):
         g = fixed_grid or (side.value, side.value)
         if name.value in ("pixel_shuffle_mlp", "patch_merger"):
             try:
                 check_block_grid(g, scale.value, name.value)
             except ValueError as err:  # e.g. a 6 x 6 grid with scale 4: nothing to draw
-                out.clear_output()
+                out.outputs = ()  # set the state; no output capture (see render_into)
+                box.info = None
                 text.value = f"<b>cannot draw:</b> {err}"
                 return
-        render_into(out, draw)
+        box.info = render_into(out, draw)
 
     for w in (name, side, queries, scale):
         w.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([name, side]), widgets.HBox([queries, scale]), text, out])
+    return box

@@ -137,11 +137,10 @@ def tile_planner(images: dict, tile_sizes=("method's own", 224, 336, 448), patch
             print("LLaVA-NeXT's smallest pinpoint has 2 tiles; using max tiles = 2")
             max_tiles = 2
         tile = None if isinstance(tile_box.value, str) else tile_box.value
-        fig, box.summary = tile_plan_figure(images[image_box.value], method_box.value, tile, max_tiles, patch_size)
-        return fig
+        return tile_plan_figure(images[image_box.value], method_box.value, tile, max_tiles, patch_size)
 
     def redraw(*_):
-        render_into(out, draw)
+        box.info = render_into(out, draw)
 
     for control in (image_box, method_box, tile_box, max_box):
         control.observe(redraw, names="value")

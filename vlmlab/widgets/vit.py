@@ -122,11 +122,13 @@ def attention_viewer(vit, pixel_values, image=None):
                               description="query patch", continuous_update=False)
     out = widgets.Output()
 
+    box = widgets.VBox([widgets.HBox([layer, head]), widgets.HBox([query, use_cls]), out])
+
     def redraw(*_):
-        render_into(out, lambda: attention_figure(image, attentions, layer.value, head.value,
-                                                  "cls" if use_cls.value else query.value, grid))
+        box.info = render_into(out, lambda: attention_figure(image, attentions, layer.value, head.value,
+                                                             "cls" if use_cls.value else query.value, grid))
 
     for w in (layer, head, use_cls, query):
         w.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([layer, head]), widgets.HBox([query, use_cls]), out])
+    return box
