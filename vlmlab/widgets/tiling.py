@@ -84,14 +84,17 @@ def tile_plan_figure(image, method: str, tile_size: int | None = None, max_tiles
     tax0 = fig.add_subplot(spec[2])
     if plan.thumbnail is not None:
         label = {"llava-next": "base image", "internvl": "thumbnail", "naive": "thumbnail"}[method]
-        show_image(tax0, plan.thumbnail, title=label)
+        # the thumbnail is the whole image squashed to one square tile: say by how much
+        squash = max(plan.image_size) / min(plan.image_size)
+        show_image(tax0, plan.thumbnail, title=f"{label}\n(squashed x{squash:.2f})" if squash > 1.005 else label)
     else:
         tax0.axis("off")
         tax0.text(0.5, 0.5, "no thumbnail\n(one tile)", ha="center", va="center", fontsize=9)
     h, w = plan.image_size
     fig.suptitle(
         f"{method}: {h}x{w} image -> {info['pictures']} pictures of {plan.tile_size}² -> {info['tokens']} tokens\n"
-        f"padding {100 * info['padding_fraction']:.1f}% of the canvas, aspect ratio stretched x{info['distortion']:.2f}",
+        f"padding {100 * info['padding_fraction']:.1f}% of the canvas, crops' aspect ratio stretched "
+        f"x{info['distortion']:.2f}",
         fontsize=10,
     )
     return fig, info
