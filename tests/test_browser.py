@@ -186,14 +186,17 @@ const app = window.jupyterapp;
 if (!app) return 'no app';
 const dialog = document.querySelector('.jp-Dialog .jp-mod-accept');
 if (dialog) { dialog.click(); return 'dialog'; }  // e.g. "Select Kernel": take the default
-const panel = app.shell.currentWidget;
-if (!panel || !panel.sessionContext) return 'no notebook';
+// The notebook in the main area (the file browser may hold the focus): activate it, so that
+// notebook commands such as run-all-cells act on it.
+const panel = Array.from(app.shell.widgets('main')).find(w => w.sessionContext);
+if (!panel) return 'no notebook';
+if (app.shell.currentWidget !== panel) app.shell.activateById(panel.id);
 const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
 return kernel ? kernel.status : 'no kernel';
 """
 
 JS_PROGRESS = """
-const panel = window.jupyterapp.shell.currentWidget;
+const panel = Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.sessionContext);
 const kernel = panel.sessionContext.session.kernel;
 let pending = 0, total = 0;
 const errors = [];
