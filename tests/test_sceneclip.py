@@ -161,8 +161,10 @@ def test_evaluation_functions_on_a_tiny_model(smoke_run):
                                                                for s in scenes])
     assert len(scores) == 6 and all(s.shape == (2,) for s in scores)
     r = sceneclip.retrieval(model, processor, images, scenes)
-    assert set(r) >= {"exact", "candidates", "slot_colour", "slot_shape"} and all(0 <= v <= 1 for k, v in r.items()
-                                                                                  if k != "candidates")
+    assert set(r) >= {"exact", "candidates", "slot_colour", "slot_shape", "gallery", "gallery_size"}
+    assert all(0 <= v <= 1 for k, v in r.items() if k not in ("candidates", "gallery_size"))
+    sizes = [len({grammar.caption(t) for t in scenes if len(t.objects) == len(s.objects)}) for s in scenes]
+    assert r["gallery_size"] == pytest.approx(np.mean(sizes)) and 0 <= r["gallery"] <= 1
     h = sceneclip.hard_negative_accuracy(model, processor, images, scenes)
     assert 0 <= h["all"] <= 1 and all(isinstance(h[k], int) for k in h if k.startswith("pairs_"))
     canvases, cscenes = sceneclip.canvas_world().sample(3, seed=12)
@@ -210,3 +212,33 @@ def test_shipped_model_card_is_the_template_filled_from_metrics(tmp_path):
         assert history not in card
     with pytest.raises(KeyError, match="image_size"):
         cards.render("sceneclip_card.md", {})
+
+
+def test_shipped_checkpoint_on_fixed_scenes():
+    """Exact outputs of the shipped model on a few fixed fresh scenes (seeds never used in training)."""
+    from vlmlab.clip import load_clip
+    from vlmlab.glyphs import DIGITS
+
+    model, processor = load_clip(str(CKPT))
+    images, scenes = sceneclip.scene_world().sample(8, seed=sceneclip.EVAL_SEED + 100)
+    captions = [grammar.caption(s) for s in scenes]
+    # each scene picks its own caption among the eight
+    assert [int(s.argmax()) for s in sceneclip.similarities(model, processor, images, [captions] * 8)] == list(range(8))
+    # ... and beats every caption with one colour changed
+    colour = [[c] + [n for kind, n in sceneclip.one_edit_neighbours(c) if kind == "colour"] for c in captions]
+    assert [int(s.argmax()) for s in sceneclip.similarities(model, processor, images, colour)] == [0] * 8
+    # digits read from corner tiles of 256-pixel canvases: four of five right
+    canvases, cscenes = sceneclip.canvas_world().sample(4, seed=sceneclip.EVAL_SEED + 101)
+    tiles = [t for image, scene in zip(canvases, cscenes) for t in sceneclip.corner_tiles(image, scene)]
+    assert [g.char for _, g in tiles] == ["5", "8", "3", "1", "1"]
+    cands = [[sceneclip.tile_caption(d, g.corner) for d in DIGITS] for _, g in tiles]
+    scores = sceneclip.similarities(model, processor, [t for t, _ in tiles], cands)
+    assert [DIGITS[int(s.argmax())] for s in scores] == ["2", "8", "3", "1", "1"]
+
+
+def test_shipped_metrics_match_the_card_and_the_evaluation_keys():
+    metrics = json.loads((CKPT / "metrics.json").read_text())
+    assert metrics["n"] == 500 and metrics["seed"] == sceneclip.EVAL_SEED and metrics["hard_negatives"] is True
+    assert metrics["glyph_tile"] > metrics["glyph_downscaled"] + 0.3  # tiles make the digits readable
+    card = (CKPT / "README.md").read_text(encoding="utf-8")
+    assert f"| the 64-pixel corner tile, at full resolution | {100 * metrics['glyph_tile']:.1f} % |" in card

@@ -251,7 +251,7 @@ def write_card(folder) -> Path:
     grid = a["image_size"] // a["patch_size"]
     percents = {k: _percent(v) for k, v in m.items()
                 if isinstance(v, float) and k.startswith(("seen_", "heldout_", "hardneg_", "glyph_"))
-                and not k.endswith("candidates")}
+                and not k.endswith(("candidates", "gallery_size"))}
     slot_rows = "\n".join(
         f"| {slot} | {percents.get(f'seen_slot_{slot}', '–')} | {percents.get(f'heldout_slot_{slot}', '–')} |"
         for slot in ("colour", "shape", "size", "relation", "digit"))
@@ -273,7 +273,10 @@ def write_card(folder) -> Path:
         swap_rows=swap_rows,
         seen_candidates=f"{m['seen_candidates']:.0f}",
         heldout_candidates=f"{m['heldout_candidates']:.0f}",
+        seen_gallery_size=f"{m['seen_gallery_size']:.0f}",
+        heldout_gallery_size=f"{m['heldout_gallery_size']:.0f}",
         bag_of_words=_bag_of_words_sentence(m),
+        strengths=_strengths_sentence(m),
         megabytes=f"{m.get('megabytes', 0):.1f}",
         n_colours=len(sceneclip.scene_world().colours),
         n_shapes=len(sceneclip.scene_world().shapes),
@@ -286,6 +289,19 @@ def write_card(folder) -> Path:
     card = folder / "README.md"
     card.write_text(render_template("sceneclip_card.md", values), encoding="utf-8")
     return card
+
+
+def _strengths_sentence(m: dict) -> str:
+    """Which slots of a caption the model reads (seen split, one-edit retrieval), in words."""
+    slots = {k[len("seen_slot_"):]: v for k, v in m.items() if k.startswith("seen_slot_")}
+    good = [f"{k} ({_percent(v)})" for k, v in slots.items() if v >= 0.85]
+    weak = [f"{k} ({_percent(v)})" for k, v in slots.items() if v < 0.5]
+    parts = []
+    if good:
+        parts.append(f"It reads {', '.join(good)} reliably")
+    if weak:
+        parts.append(f"it picks the right {', '.join(weak)} among the alternatives less than half the time")
+    return ("; ".join(parts) + " (seen split, per slot).") if parts else "See the per-slot table."
 
 
 def _bag_of_words_sentence(m: dict) -> str:
