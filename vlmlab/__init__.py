@@ -7,6 +7,7 @@ costs almost nothing and never pulls in ``transformers``. One concept per module
     patches, vit, posembed          cutting an image into patch tokens; a readable ViT; position embeddings
     shapes, toyclip                 a synthetic world of coloured shapes, and the small CLIP that knows it
     scenes, grammar, glyphs         a richer world: several objects, relations, counts, digits; captions, questions
+    sceneclip                       a second toy CLIP trained on that world, and how it is measured
     clip, attention, encoders       loading a CLIP and its frozen vision tower; attention maps; released encoders
     preprocess, tiling, dynamic     CLIP's transform; high-resolution tiling; Qwen2-VL's dynamic resolution
     budget, families, mrope         how many visual tokens an image costs in each VLM family; the newer
@@ -53,6 +54,7 @@ _SUBMODULES = (
     "posembed",
     "preprocess",
     "projectors",
+    "sceneclip",
     "scenes",
     "shapes",
     "tiling",
