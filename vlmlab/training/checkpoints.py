@@ -79,3 +79,27 @@ def publish(folder, destination) -> Path:
 def folder_megabytes(folder) -> float:
     """Total size of the files directly in ``folder``, in MB (10**6 bytes)."""
     return sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file()) / 1e6
+
+
+def run_facts(model, processor, start: float, cpu_start: float) -> dict:
+    """What a model card reports about any CLIP training run: sizes, time, threads, library versions.
+
+    ``start`` and ``cpu_start`` are ``time.perf_counter()`` and ``time.process_time()`` taken when
+    training began; CPU time counts every thread of this process.
+    """
+    import time
+
+    import torch
+    import transformers
+
+    return dict(
+        parameters=sum(p.numel() for p in model.parameters()),
+        vision_parameters=sum(p.numel() for p in model.vision_model.parameters()),
+        text_parameters=sum(p.numel() for p in model.text_model.parameters()),
+        train_seconds=round(time.perf_counter() - start, 1),
+        train_cpu_seconds=round(time.process_time() - cpu_start, 1),
+        threads=torch.get_num_threads(),
+        vocab_size=len(processor.tokenizer),
+        torch_version=torch.__version__,
+        transformers_version=transformers.__version__,
+    )

@@ -39,7 +39,7 @@ import numpy as np
 from .. import grammar, sceneclip, toyclip
 from ..scenes import render
 from .cards import render as render_template
-from .checkpoints import folder_megabytes, publish, save_checkpoint, staging_folder
+from .checkpoints import folder_megabytes, publish, run_facts, save_checkpoint, staging_folder
 from .tokenizer import build_processor
 from .toyclip import learning_rate
 
@@ -55,7 +55,7 @@ def build_sceneclip_processor(max_text_len: int = sceneclip.ARCH["max_text_len"]
 
 
 def batch_seeds(seed: int, step: int) -> tuple[int, int, int]:
-    """The seeds of batch ``step``: ``(scenes, canvases, negatives)``, see the module's docstring."""
+    """Random seeds for batch ``step``: ``(scenes, canvases, negatives)``, see the module's docstring."""
     base = 4 * (seed * 10**6 + step)
     return base, base + 1, base + 2
 
@@ -223,18 +223,10 @@ def train(
         if save_every and running_dir is not None and (step + 1) % save_every == 0:
             save_running(model, processor, running_dir)
     facts = dict(
-        parameters=n_params,
-        vision_parameters=sum(p.numel() for p in model.vision_model.parameters()),
-        text_parameters=sum(p.numel() for p in model.text_model.parameters()),
-        train_seconds=round(time.perf_counter() - start, 1),
-        train_cpu_seconds=round(time.process_time() - cpu_start, 1),  # all threads of this process
-        threads=torch.get_num_threads(),
+        **run_facts(model, processor, start, cpu_start),
         steps=steps, n_scenes=n_scenes, n_tiles=n_tiles, hard_negatives=hard_negatives, lr=lr,
         weight_decay=weight_decay, warmup=warmup, train_seed=seed,
-        vocab_size=len(processor.tokenizer),
         arch=arch,
-        torch_version=torch.__version__,
-        transformers_version=__import__("transformers").__version__,
     )
     return model.eval(), processor, facts
 

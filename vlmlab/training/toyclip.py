@@ -31,7 +31,7 @@ import numpy as np
 from .. import toyclip
 from ..shapes import ShapesWorld
 from .cards import toyclip_card
-from .checkpoints import folder_megabytes, publish, save_checkpoint, staging_folder
+from .checkpoints import folder_megabytes, publish, run_facts, save_checkpoint, staging_folder
 from .tokenizer import build_processor
 
 __all__ = ["VAL_SEED", "BAR", "meets_bar", "images_to_tensor", "learning_rate", "train", "train_and_publish",
@@ -148,17 +148,9 @@ def train(
             log(f"step {step + 1:5d}  loss {loss.item():.3f}  val exact {acc:.3f}  "
                 f"logit scale {model.logit_scale.exp().item():.1f}  {time.perf_counter() - start:.0f} s")
     facts = dict(
-        parameters=n_params,
-        vision_parameters=sum(p.numel() for p in model.vision_model.parameters()),
-        text_parameters=sum(p.numel() for p in model.text_model.parameters()),
-        train_seconds=round(time.perf_counter() - start, 1),
-        train_cpu_seconds=round(time.process_time() - cpu_start, 1),  # all threads of this process
-        threads=torch.get_num_threads(),
+        **run_facts(model, processor, start, cpu_start),
         steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, train_seed=seed,
-        vocab_size=len(processor.tokenizer),
         arch=arch,
-        torch_version=torch.__version__,
-        transformers_version=__import__("transformers").__version__,
     )
     return model.eval(), processor, facts
 
