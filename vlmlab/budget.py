@@ -181,26 +181,20 @@ def _center_crop(size, o):
 
 def _llava_next(size, o):
     tile = o["tile_size"]
-    candidates = tiling.scaled_pinpoints(tile)
-    if o["max_tiles"] is not None:
-        candidates = [(h, w) for h, w in candidates if (h // tile) * (w // tile) <= o["max_tiles"]]
-        if not candidates:
-            raise ValueError(f"max_tiles={o['max_tiles']} leaves no LLaVA-NeXT pinpoint (the smallest has 2 tiles)")
-    best = tiling.select_best_resolution(size, candidates)
-    grid = (best[0] // tile, best[1] // tile)
+    candidates = tiling.llava_next_candidates(tile, o["max_tiles"])
+    layout = tiling.llava_next_layout(size, tile, candidates)
     side = tile // o["patch_size"]
     return dict(tokens=tiling.llava_next_num_tokens(size, tile, o["patch_size"], candidates),
-                tiles=grid[0] * grid[1] + 1, grid=grid, resized=tiling.llava_next_resized_size(size, best),
+                tiles=layout.grid[0] * layout.grid[1] + 1, grid=layout.grid, resized=layout.resized,
                 patch_grid=(side, side))
 
 
 def _onevision(size, o):
     tile = o["tile_size"]
-    best = tiling.select_best_resolution(size, families.onevision_pinpoints(tile))
-    grid = (best[0] // tile, best[1] // tile)
+    layout = tiling.llava_next_layout(size, tile, families.onevision_pinpoints(tile))
     side = tile // o["patch_size"]
     return dict(tokens=families.onevision_num_tokens(size, tile, o["patch_size"], o["max_tiles"]),
-                tiles=grid[0] * grid[1] + 1, grid=grid, resized=tiling.llava_next_resized_size(size, best),
+                tiles=layout.grid[0] * layout.grid[1] + 1, grid=layout.grid, resized=layout.resized,
                 patch_grid=(side, side))
 
 

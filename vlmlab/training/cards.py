@@ -21,7 +21,8 @@ def render(template_name: str, values: dict) -> str:
     return string.Template(text).substitute(values)
 
 
-def _percent(x: float) -> str:
+def percent(x: float) -> str:
+    """A fraction as a model card prints it: ``0.8975 -> "89.8 %"``."""
     return f"{100 * x:.1f} %"
 
 
@@ -57,9 +58,9 @@ def toyclip_card(metrics: dict, world, bar: dict) -> str:
         train_cpu_seconds=f"{metrics['train_cpu_seconds']:.0f}",
         # CPU-seconds / threads: the wall-clock time the run would take with every thread on its own idle core
         idle_minutes=f"{metrics['train_cpu_seconds'] / 60 / metrics['threads']:.0f}",
-        **{f"bar_{k}": _percent(v) for k, v in bar.items()},
+        **{f"bar_{k}": percent(v) for k, v in bar.items()},
         **{k: metrics[k] for k in ("train_seed", "vocab_size", "steps", "batch_size", "lr", "weight_decay", "warmup",
                                    "threads", "torch_version", "transformers_version", "n", "seed", "captions")},
-        **{k: _percent(metrics[k]) for k in ("colour", "shape", "position", "size", "exact")},
+        **{k: percent(metrics[k]) for k in ("colour", "shape", "position", "size", "exact")},
     )
     return render("toyclip_card.md", values)

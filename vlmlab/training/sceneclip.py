@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import grammar, sceneclip, toyclip
 from ..scenes import render
-from .cards import render as render_template
+from .cards import percent, render as render_template
 from .checkpoints import folder_megabytes, publish, run_facts, save_checkpoint, staging_folder
 from .tokenizer import build_processor
 from .toyclip import learning_rate
@@ -231,17 +231,13 @@ def train(
     return model.eval(), processor, facts
 
 
-def _percent(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
 def write_card(folder) -> Path:
     """(Re)write ``README.md`` of a toy-CLIP-2 folder from its ``metrics.json`` and ``templates/sceneclip_card.md``."""
     folder = Path(folder)
     m = json.loads((folder / "metrics.json").read_text())
     a = m["arch"]
     grid = a["image_size"] // a["patch_size"]
-    percents = {k: _percent(v) for k, v in m.items()
+    percents = {k: percent(v) for k, v in m.items()
                 if isinstance(v, float) and k.startswith(("seen_", "heldout_", "hardneg_", "glyph_"))
                 and not k.endswith(("candidates", "gallery_size"))}
     slot_rows = "\n".join(
@@ -286,8 +282,8 @@ def write_card(folder) -> Path:
 def _strengths_sentence(m: dict) -> str:
     """Which slots of a caption the model reads (seen split, one-edit retrieval), in words."""
     slots = {k[len("seen_slot_"):]: v for k, v in m.items() if k.startswith("seen_slot_")}
-    good = [f"{k} ({_percent(v)})" for k, v in slots.items() if v >= 0.85]
-    weak = [f"{k} ({_percent(v)})" for k, v in slots.items() if v < 0.5]
+    good = [f"{k} ({percent(v)})" for k, v in slots.items() if v >= 0.85]
+    weak = [f"{k} ({percent(v)})" for k, v in slots.items() if v < 0.5]
     parts = []
     if good:
         parts.append(f"It reads {', '.join(good)} reliably")
@@ -302,12 +298,12 @@ def _bag_of_words_sentence(m: dict) -> str:
     if rel is None:
         return "No relation swaps were measured."
     if rel < 0.6:
-        return (f"On relation swaps it is right {_percent(rel)} of the time, near the 50 % of chance: for the order of "
+        return (f"On relation swaps it is right {percent(rel)} of the time, near the 50 % of chance: for the order of "
                 "a relation it behaves like a bag of words.")
     if rel < 0.9:
-        return (f"On relation swaps it is right {_percent(rel)} of the time: better than a bag of words (50 %), "
+        return (f"On relation swaps it is right {percent(rel)} of the time: better than a bag of words (50 %), "
                 "but far from reading word order reliably.")
-    return f"On relation swaps it is right {_percent(rel)} of the time: it does not behave like a bag of words there."
+    return f"On relation swaps it is right {percent(rel)} of the time: it does not behave like a bag of words there."
 
 
 def train_and_publish(output_dir=None, *, eval_scenes: int = 500, save_every: int = 100, log=print,
