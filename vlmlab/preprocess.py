@@ -334,7 +334,11 @@ def clip_transform(image_size: int = 224, train: bool = False):
     ``image_size``, centre crop, normalise — equal to
     ``transformers.CLIPImageProcessor`` with the same sizes (within float
     rounding). ``train=True``: a light augmentation,
-    ``RandomResizedCrop(scale=(0.9, 1.0))`` and a horizontal flip.
+    ``RandomResizedCrop(scale=(0.9, 1.0))`` and a horizontal flip. Each crop
+    is squeezed to a square, so it is stretched by its own aspect ratio; and
+    on a photo longer than about 1.48 : 1 no crop of 90 % of the area fits,
+    so torchvision falls back to the centre crop every time and only the
+    flip varies (notebook 05 shows both).
     """
     from torchvision.transforms import v2
 
