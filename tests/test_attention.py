@@ -158,3 +158,41 @@ def test_sdpa_model_attentions_say_how_to_get_them(tiny_clip_attentions):
         returned = sdpa(pixel_values=pixels, output_attentions=True).attentions
     with pytest.raises(ValueError, match='attn_implementation="eager"'):
         attention.attention_rollout(returned)
+
+
+# ------------------------------------------------------------------ attention inside boxes
+def test_box_coverage_by_hand():
+    # 8x8 image, 2x2 grid of 4x4 patches. Box rows 2..5, cols 0..3 (bottom/right exclusive):
+    # top-left patch holds rows 2-3 x cols 0-3 = 8 of 16 pixels, bottom-left rows 4-5 = 8 of 16.
+    # A second box (0, 6, 2, 8) covers 4 pixels of the top-right patch; overlap with the first: none.
+    cov = attention.box_coverage([(2, 0, 6, 4), (0, 6, 2, 8)], (8, 8), (2, 2))
+    torch.testing.assert_close(cov, torch.tensor([0.5, 0.25, 0.5, 0.0]))
+    # a pixel inside two boxes counts once: the mean is the union's area fraction, 20 / 64
+    cov = attention.box_coverage([(2, 0, 6, 4), (0, 6, 2, 8), (2, 0, 4, 4)], (8, 8), (2, 2))
+    assert cov.mean().item() == pytest.approx(20 / 64)
+    assert attention.box_coverage([], (8, 8), (2, 2)).tolist() == [0.0] * 4
+
+
+def test_share_in_boxes_by_hand_and_uniform_baseline():
+    cov = torch.tensor([0.5, 0.25, 0.5, 0.0])
+    # weights 0.1, 0.2, 0.3, 0.2 (CLS kept 0.2): (0.05 + 0.05 + 0.15) / 0.8 = 0.3125
+    assert attention.share_in_boxes(torch.tensor([0.1, 0.2, 0.3, 0.2]), cov).item() == pytest.approx(0.3125)
+    # a uniform map puts exactly the area fraction inside the boxes
+    assert attention.share_in_boxes(torch.full((4,), 0.2), cov).item() == pytest.approx(cov.mean().item())
+    both = attention.share_in_boxes(torch.tensor([[1.0, 0, 0, 0], [0, 0, 0, 1.0]]), cov)
+    torch.testing.assert_close(both, torch.tensor([0.5, 0.0]))
+
+
+def test_box_measures_refuse_bad_input():
+    with pytest.raises(ValueError, match=r"boxes\[0\] = \(0, 0, 9, 4\) must satisfy 0 <= top < bottom <= 8"):
+        attention.box_coverage([(0, 0, 9, 4)], (8, 8), (2, 2))
+    with pytest.raises(ValueError, match=r"boxes\[0\] must be \(top, left, bottom, right\) in whole pixels"):
+        attention.box_coverage([(0, 0, 4)], (8, 8), (2, 2))
+    with pytest.raises(ValueError, match=r"image_size \(8, 8\) must be a multiple of grid \(3, 3\)"):
+        attention.box_coverage([], (8, 8), (3, 3))
+    with pytest.raises(ValueError, match="one entry per patch, got 5 and 4 .did scores keep the CLS column"):
+        attention.share_in_boxes(torch.ones(5), torch.ones(4))
+    with pytest.raises(ValueError, match="must be non-negative"):
+        attention.share_in_boxes(torch.tensor([1.0, -1.0]), torch.ones(2))
+    with pytest.raises(TypeError, match="must be torch.Tensors, got list"):
+        attention.share_in_boxes([1.0], torch.ones(1))

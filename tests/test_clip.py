@@ -378,3 +378,52 @@ def test_default_images_are_drawn_at_the_encoders_size(other_clip_dir):
     images = wclip.default_images(n_shapes=2, samples=(), image_size=48)
     assert [im.size for im in images.values()] == [(48, 48), (48, 48)]
     assert all(name in ShapesWorld().captions() for name in images)  # keyed by their captions
+
+
+# ------------------------------------------------------------------ toy CLIP 2: loaded explicitly, told apart
+@pytest.fixture(scope="module")
+def toy_clip_2():
+    if not (vclip.TOY_CLIP_2_PATH / "config.json").exists():
+        pytest.fail(f"toy CLIP 2 is missing from {vclip.TOY_CLIP_2_PATH}")
+    return vclip.load_clip(vclip.TOY_CLIP_2_PATH)[0]
+
+
+def test_load_scene_clip_loads_toy_clip_2_and_load_clip_keeps_toy_clip_1(monkeypatch):
+    monkeypatch.delenv("VLMLAB_CLIP", raising=False)
+    scene_model, processor = vclip.load_scene_clip(attn_implementation="eager")
+    assert not scene_model.training
+    assert scene_model.config.vision_config.num_hidden_layers == 6       # toy CLIP 2: 6 vision layers
+    assert scene_model.config._attn_implementation == "eager"              # kwargs reach from_pretrained
+    assert processor.tokenizer("left of").input_ids == [processor.tokenizer.bos_token_id, *(
+        processor.tokenizer.convert_tokens_to_ids([w + "</w>" for w in ("left", "of")])), processor.tokenizer.eos_token_id]
+    assert vclip.is_toy_clip_2(scene_model) and not vclip.is_toy_clip(scene_model)
+    first, _ = vclip.load_clip()
+    assert first.config.vision_config.num_hidden_layers == 4              # toy CLIP 1 stays the default
+    assert vclip.is_toy_clip(first) and not vclip.is_toy_clip_2(first)
+
+
+def test_load_scene_clip_honours_the_real_clip_switch(monkeypatch, tiny_clip_dir):
+    monkeypatch.setenv("VLMLAB_CLIP", str(tiny_clip_dir))
+    model, _ = vclip.load_scene_clip()
+    assert model.config.vision_config.hidden_size == 32                  # the tiny random CLIP, not toy CLIP 2
+    assert not vclip.is_toy_clip_2(model) and not vclip.is_toy_clip(model)
+
+
+def test_is_toy_clip_2_for_every_way_of_holding_the_model(toy_clip_2, toy_clip):
+    from transformers import CLIPModel, CLIPVisionModel
+
+    assert vclip.is_toy_clip_2(toy_clip_2)
+    assert vclip.is_toy_clip_2(toy_clip_2.vision_model)
+    assert vclip.is_toy_clip_2(CLIPVisionModel.from_pretrained(vclip.TOY_CLIP_2_PATH))
+    assert vclip.is_toy_clip_2(vclip.VLMVisionEncoder(toy_clip_2))
+    assert vclip.is_toy_clip_2(CLIPModel.from_pretrained(vclip.TOY_CLIP_2_PATH, dtype=torch.bfloat16))
+    assert not vclip.is_toy_clip_2(toy_clip) and not vclip.is_toy_clip(toy_clip_2)
+    same_shape = CLIPModel(toy_clip_2.config)                              # toy CLIP 2's shape, random weights
+    assert not vclip.is_toy_clip_2(same_shape)
+
+
+def test_relative_toy_clip_2_path_points_to_load_scene_clip(monkeypatch, tmp_path):
+    _hub_must_not_be_asked(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"or call load_scene_clip\(\) for toy CLIP 2"):
+        vclip.load_clip("data/toy-clip-2")

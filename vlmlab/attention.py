@@ -13,6 +13,12 @@ which also introduced discarding the lowest attention weights, keeping the
 CLS→CLS entry; this module follows that implementation and is tested
 against a hand-computed example in ``tests/test_attention.py``).
 
+*Attention inside boxes*: to check a map against ground truth, each
+patch's share of the image's object boxes (:func:`box_coverage`) is weighed
+by the map (:func:`share_in_boxes`). A map that spreads evenly over the
+patches puts exactly the boxes' area fraction inside them: that is the
+baseline any "it looks at the objects" claim must beat.
+
 *Per-head CLS maps* (Caron et al. 2021, DINO, https://arxiv.org/abs/2104.14294,
 fig. 1 and ``visualize_attention.py``): the last layer's attention from CLS
 to each patch, one map per head.
@@ -215,3 +221,59 @@ def attention_map(attentions, layer="rollout", head="mean", grid=None, *, discar
         else:
             scores = per_head[:, head]
     return to_grid(scores, grid)
+
+
+def box_coverage(boxes, image_size, grid) -> torch.Tensor:
+    """How much of each patch lies inside the union of ``boxes``: ``(rows * cols,)`` in [0, 1], row-major.
+
+    Args:
+        boxes: ``(top, left, bottom, right)`` pixel boxes, bottom and right
+            exclusive (``vlmlab.scenes.SceneObject.box``); may be empty.
+        image_size: ``(height, width)`` of the image the boxes are in.
+        grid: ``(rows, cols)`` of patches; ``height`` and ``width`` must be
+            multiples of them (every patch the same size).
+
+    The mean of the result is the fraction of the image the boxes cover (a
+    pixel in two boxes counts once).
+    """
+    height, width = as_size(image_size, "image_size")
+    rows, cols = as_size(grid, "grid")
+    if height % rows or width % cols:
+        raise ValueError(f"image_size {(height, width)} must be a multiple of grid {(rows, cols)} "
+                         f"(every patch the same number of pixels)")
+    inside = torch.zeros(height, width)
+    for k, box in enumerate(boxes):
+        if len(box) != 4 or not all(isinstance(v, numbers.Integral) for v in box):
+            raise ValueError(f"boxes[{k}] must be (top, left, bottom, right) in whole pixels, got {box!r}")
+        top, left, bottom, right = (int(v) for v in box)
+        if not (0 <= top < bottom <= height and 0 <= left < right <= width):
+            raise ValueError(f"boxes[{k}] = {box!r} must satisfy 0 <= top < bottom <= {height} and "
+                             f"0 <= left < right <= {width} (inside the {height}x{width} image)")
+        inside[top:bottom, left:right] = 1.0
+    ph, pw = height // rows, width // cols
+    return inside.reshape(rows, ph, cols, pw).mean(dim=(1, 3)).reshape(-1)
+
+
+def share_in_boxes(scores: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
+    """The share of a patch map that falls inside boxes: ``sum(scores * coverage) / sum(scores)`` per map.
+
+    Args:
+        scores: ``(..., N)`` non-negative patch weights (CLS attention over the
+            patches, a rollout row); normalised here, so the weight CLS keeps
+            on itself does not count.
+        coverage: ``(..., N)`` or ``(N,)``, each patch's share of the boxes
+            (:func:`box_coverage`).
+
+    Returns ``(...)``. A uniform map gives ``coverage.mean(-1)``, the boxes'
+    area fraction; 1 means every bit of weight lies inside the boxes.
+    """
+    if not isinstance(scores, torch.Tensor) or not isinstance(coverage, torch.Tensor):
+        raise TypeError(f"scores and coverage must be torch.Tensors, got {type(scores).__name__} and "
+                        f"{type(coverage).__name__}")
+    if scores.shape[-1] != coverage.shape[-1]:
+        raise ValueError(f"scores and coverage must have one entry per patch, got {scores.shape[-1]} and "
+                         f"{coverage.shape[-1]} (did scores keep the CLS column?)")
+    if (scores < 0).any():
+        raise ValueError("scores must be non-negative weights (attention or rollout), got negative entries")
+    scores = scores.float()
+    return (scores * coverage.float()).sum(-1) / scores.sum(-1)

@@ -35,7 +35,8 @@ from ._validate import check_choice, check_image_batch
 from .data import DATA_DIR
 from .envcheck import hub_offline_reason
 
-TOY_CLIP_PATH = DATA_DIR / "toy-clip"
+TOY_CLIP_PATH = DATA_DIR / "toy-clip"  # single shapes at absolute positions (vlmlab.toyclip)
+TOY_CLIP_2_PATH = DATA_DIR / "toy-clip-2"  # scenes of ShapesWorld 2 (vlmlab.sceneclip)
 REPO_ROOT = DATA_DIR.parent
 ENV_VAR = "VLMLAB_CLIP"
 
@@ -98,8 +99,23 @@ def _vision_tower(model):
     return tower
 
 
+def _carries_weights_of(model, checkpoint: Path) -> bool:
+    """Whether ``model``'s vision tower holds the learned CLS embedding stored in ``checkpoint``'s safetensors file."""
+    embeddings = getattr(_vision_tower(model), "embeddings", None)
+    cls = getattr(embeddings, "class_embedding", None)
+    weights = checkpoint / "model.safetensors"
+    if not isinstance(cls, torch.Tensor) or cls.is_meta or not weights.exists():
+        return False
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as f:
+        stored = f.get_tensor("vision_model.embeddings.class_embedding")
+    ours = cls.detach().to("cpu", torch.float32)
+    return ours.shape == stored.shape and torch.allclose(ours, stored.float(), rtol=1e-2, atol=1e-3)
+
+
 def is_toy_clip(model) -> bool:
-    """Whether ``model`` carries the bundled toy CLIP's vision weights.
+    """Whether ``model`` carries the bundled toy CLIP's vision weights (``data/toy-clip``, single shapes).
 
     ``model``: a ``CLIPModel``, a ``CLIPVisionModel``, the vision transformer
     inside either (``model.vision_model``) or a :class:`VLMVisionEncoder`.
@@ -109,18 +125,20 @@ def is_toy_clip(model) -> bool:
     the toy's shape but other weights is not the toy. Notebooks use it to skip, saying why,
     the cells that check the toy model's *trained* behaviour (its zero-shot
     accuracy on shapes, say) when ``VLMLAB_CLIP`` points at another checkpoint.
+    Toy CLIP 2 is not toy CLIP 1: ask :func:`is_toy_clip_2` about it.
     """
-    embeddings = getattr(_vision_tower(model), "embeddings", None)
-    cls = getattr(embeddings, "class_embedding", None)
-    weights = TOY_CLIP_PATH / "model.safetensors"
-    if not isinstance(cls, torch.Tensor) or cls.is_meta or not weights.exists():
-        return False
-    from safetensors import safe_open
+    return _carries_weights_of(model, TOY_CLIP_PATH)
 
-    with safe_open(str(weights), framework="pt") as f:
-        toy = f.get_tensor("vision_model.embeddings.class_embedding")
-    ours = cls.detach().to("cpu", torch.float32)
-    return ours.shape == toy.shape and torch.allclose(ours, toy.float(), rtol=1e-2, atol=1e-3)
+
+def is_toy_clip_2(model) -> bool:
+    """Whether ``model`` carries toy CLIP 2's vision weights (``data/toy-clip-2``, scenes of ShapesWorld 2).
+
+    The same fingerprint test as :func:`is_toy_clip`, against
+    ``TOY_CLIP_2_PATH``; it accepts the same kinds of ``model``. Notebooks
+    built on :func:`load_scene_clip` use it to run the cells that check toy
+    CLIP 2's trained behaviour (held-out zero-shot, hard negatives) only for it.
+    """
+    return _carries_weights_of(model, TOY_CLIP_2_PATH)
 
 
 def _local_folder(name: str) -> Path | None:
@@ -128,8 +146,9 @@ def _local_folder(name: str) -> Path | None:
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists():
-            hint = (" Train the toy CLIP with `python -m vlmlab.toyclip train`."
-                    if path.resolve() == TOY_CLIP_PATH.resolve() else "")
+            hint = {TOY_CLIP_PATH.resolve(): " Train the toy CLIP with `python -m vlmlab.toyclip train`.",
+                    TOY_CLIP_2_PATH.resolve(): " Train toy CLIP 2 with `python -m vlmlab.sceneclip train`.",
+                    }.get(path.resolve(), "")
             raise FileNotFoundError(
                 f"no CLIP checkpoint in the folder {str(path)!r}: it has no config.json "
                 f"(a checkpoint folder is what save_pretrained writes).{hint}")
@@ -143,8 +162,9 @@ def _local_folder(name: str) -> Path | None:
     from_root = REPO_ROOT / name
     if not path.is_absolute() and from_root.is_dir():  # e.g. "data/toy-clip" typed in notebooks/
         hint = f" It exists relative to the repository root: pass {str(from_root)!r}"
-        hint += (", or call load_clip() with no argument for the toy CLIP."
-                 if from_root.resolve() == TOY_CLIP_PATH.resolve() else ".")
+        hint += {TOY_CLIP_PATH.resolve(): ", or call load_clip() with no argument for the toy CLIP.",
+                 TOY_CLIP_2_PATH.resolve(): ", or call load_scene_clip() for toy CLIP 2.",
+                 }.get(from_root.resolve(), ".")
     raise FileNotFoundError(
         f"no folder {where}. name_or_path looks like a path, so it was not looked up on the Hugging Face Hub "
         f"(a Hub name is 'org/name').{hint}")
@@ -209,6 +229,20 @@ def load_clip(name_or_path=None, **kwargs):
             f"(and unset {ENV_VAR}), or pass a local folder saved with save_pretrained; or download the model "
             f"once on a machine with network access (huggingface-cli download {name})."
         ) from None
+
+
+def load_scene_clip(**kwargs):
+    """Load toy CLIP 2 (``data/toy-clip-2``), or the checkpoint ``$VLMLAB_CLIP`` names.
+
+    :func:`load_clip` with ``$VLMLAB_CLIP`` if it is set, else ``TOY_CLIP_2_PATH``:
+    the notebooks built on scenes (02's attention maps, 04) call this, so that
+    the one switch that moves every notebook to a real CLIP moves them too,
+    while ``load_clip()`` keeps returning the first toy CLIP by default.
+    ``**kwargs`` go to ``CLIPModel.from_pretrained`` (e.g.
+    ``attn_implementation="eager"``). Returns ``(model, processor)``, the
+    model in eval mode; raises what :func:`load_clip` raises.
+    """
+    return load_clip(os.environ.get(ENV_VAR) or str(TOY_CLIP_2_PATH), **kwargs)
 
 
 class VLMVisionEncoder(nn.Module):

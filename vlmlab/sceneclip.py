@@ -41,6 +41,10 @@ The measurements, each on fresh scenes whose seeds training never draws:
   caption as a bag of words scores 50 % on these (Yuksekgonul et al. 2023,
   "When and why vision-language models behave like bags-of-words, and what
   to do about it", https://arxiv.org/abs/2210.01936).
+* **linear probes** (:func:`linear_probe`): what a layer's tokens hold,
+  read by the simplest trained reader, a linear map fitted on some images
+  and scored on others. Notebook 04 probes each layer to compare the last
+  layer with the penultimate one, the layer LLaVA reads.
 * **glyph reading**: for each digit of a 256-pixel canvas, the model picks
   the digit among the ten (a) from the corner tile, against the ten tile
   captions, and (b) from the whole canvas shrunk to 64 pixels by the
@@ -66,7 +70,8 @@ from .shapes import COLOURS
 
 __all__ = ["IMAGE_SIZE", "CANVAS_SIZE", "EVAL_SEED", "ARCH", "TINY_ARCH", "default_output_dir", "scene_world",
            "canvas_world", "vocabulary", "tile_caption", "corner_tiles", "one_edit_neighbours", "similarities",
-           "retrieval", "gallery_retrieval", "hard_negative_accuracy", "glyph_reading", "evaluate", "main"]
+           "retrieval", "gallery_retrieval", "hard_negative_accuracy", "glyph_reading", "linear_probe", "evaluate",
+           "main"]
 
 IMAGE_SIZE = 64  # the model's input: a scene drawn at 64 pixels, or a 64-pixel tile
 CANVAS_SIZE = 256  # the large canvas whose corner tiles the model reads
@@ -319,6 +324,49 @@ def glyph_reading(model, processor, images, scenes) -> dict:
     canvas_pred = np.array([s.argmax() for s in similarities(model, processor, canvases, canvas_cands)])
     return {"tile": float(np.mean(tile_pred == truth)), "downscaled": float(np.mean(canvas_pred == truth)),
             "digits": int(len(truth))}
+
+
+def linear_probe(fit_x, fit_y, test_x, test_y, ridge: float = 10.0) -> float:
+    """Accuracy of a linear classifier fitted on ``(fit_x, fit_y)`` and scored on ``(test_x, test_y)``.
+
+    Args:
+        fit_x: ``(n_fit, D)`` features (e.g. one token per example from one layer).
+        fit_y: ``(n_fit,)`` integer labels ``0 .. K-1``.
+        test_x, test_y: ``(n_test, D)`` and ``(n_test,)``, the same kinds.
+        ridge: weight of the L2 penalty on the map (on standardised features).
+
+    The classifier is ridge regression onto one-hot labels, solved in closed
+    form: ``W = (XᵀX + ridge·I)⁻¹ XᵀY`` with ``X`` the features standardised
+    by the fitting set's mean and standard deviation (plus a bias column),
+    and the prediction is the largest of ``X_test W``. No randomness and no
+    iterations, so the same features always give the same accuracy; a probe
+    that can only draw straight lines says what a layer holds *linearly*,
+    which is how a VLM's projector (one linear layer or a small MLP) reads it.
+    """
+    import torch
+
+    fit_x, test_x = torch.as_tensor(fit_x).double(), torch.as_tensor(test_x).double()
+    fit_y, test_y = torch.as_tensor(np.asarray(fit_y)).long(), torch.as_tensor(np.asarray(test_y)).long()
+    for name, x, y in (("fit", fit_x, fit_y), ("test", test_x, test_y)):
+        if x.ndim != 2 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
+            raise ValueError(f"{name}_x must be (n, D) and {name}_y (n,) with the same n > 0, got "
+                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+    if fit_x.shape[1] != test_x.shape[1]:
+        raise ValueError(f"fit_x and test_x must have the same feature width, got {fit_x.shape[1]} and {test_x.shape[1]}")
+    if min(fit_y.min(), test_y.min()) < 0:
+        raise ValueError("labels must be integers 0 .. K-1, got a negative label")
+    if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not ridge > 0:
+        raise ValueError(f"ridge must be a number > 0, got {ridge!r}")
+    mean, std = fit_x.mean(0), fit_x.std(0) + 1e-6
+
+    def design(x):  # standardised, with a bias column
+        return torch.cat([(x - mean) / std, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+
+    x = design(fit_x)  # (n_fit, D + 1)
+    targets = torch.nn.functional.one_hot(fit_y, int(max(fit_y.max(), test_y.max())) + 1).double()  # (n_fit, K)
+    weights = torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ targets)  # (D+1, K)
+    predicted = (design(test_x) @ weights).argmax(1)
+    return float((predicted == test_y).double().mean())
 
 
 def _load(model_dir):

@@ -67,12 +67,18 @@ def query_attention_map(attentions, layer: int, head, query, grid, num_prefix_to
     return row[num_prefix_tokens:].reshape(grid).numpy()
 
 
-def attention_figure(image, attentions, layer: int, head, query, grid, num_prefix_tokens: int = 1):
+def attention_figure(image, attentions, layer: int, head, query, grid, num_prefix_tokens: int = 1, vmax=None):
     """The image with the query patch outlined, next to the query's attention map over the image.
 
     ``image``: what the model saw, as a PIL image or an ``(H, W, 3)`` / ``(3, H, W)``
-    array in [0, 1]. Returns ``(fig, info)`` with ``info = dict(map=(rows, cols) array,
-    argmax=(row, col) of the strongest patch, cls_weight=weight the query puts on the CLS token)``.
+    array in [0, 1]. The map shows the raw attention weights, never rescaled:
+    colours run from 0 to ``vmax`` (default: the larger of the map's maximum and
+    the uniform level), so that several figures can share one scale; the colour
+    bar marks the uniform level ``1 / (num_prefix_tokens + N)``, what every key
+    would get from a query that spread its attention evenly. Returns ``(fig, info)``
+    with ``info = dict(map=(rows, cols) array, argmax=(row, col) of the strongest
+    patch, cls_weight=weight the query puts on the CLS token, uniform=the uniform
+    level, vmax=the top of the colour scale)``.
     """
     import matplotlib.pyplot as plt
 
@@ -81,6 +87,10 @@ def attention_figure(image, attentions, layer: int, head, query, grid, num_prefi
     arr = as_display_array(image)
     row, (rows, cols) = _query_row(attentions, layer, head, query, grid, num_prefix_tokens)
     heat = row[num_prefix_tokens:].reshape(rows, cols).numpy()
+    uniform = 1.0 / row.shape[-1]
+    top = max(float(heat.max()), uniform) if vmax is None else float(vmax)
+    if not top > 0:
+        raise ValueError(f"vmax must be a number > 0 (the top of the colour scale), got {vmax!r}")
     H, W = arr.shape[:2]
     ph, pw = H / rows, W / cols
     fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.9))
@@ -88,12 +98,14 @@ def attention_figure(image, attentions, layer: int, head, query, grid, num_prefi
     if query != "cls":
         r, c = divmod(int(query), cols)
         draw_box(axes[0], r * ph, c * pw, ph, pw, color="cyan")
-    im = overlay_heatmap(axes[1], arr, heat, alpha=0.65, title=f"layer {layer}, head {head}: attention")
+    im = overlay_heatmap(axes[1], arr, heat, alpha=0.65, title=f"layer {layer}, head {head}: attention",
+                         vmin=0.0, vmax=top)
     cbar = fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.03)
-    cbar.set_label("share of the query's attention (min-max scaled)", fontsize=8)
+    cbar.ax.axhline(uniform, color="cyan", linewidth=2)  # the uniform level, 1 / (tokens)
+    cbar.set_label(f"share of the query's attention (cyan: uniform 1/{row.shape[-1]})", fontsize=8)
     fig.tight_layout()
     r_max, c_max = np.unravel_index(int(heat.argmax()), heat.shape)
-    info = dict(map=heat, argmax=(int(r_max), int(c_max)), cls_weight=float(row[0]))
+    info = dict(map=heat, argmax=(int(r_max), int(c_max)), cls_weight=float(row[0]), uniform=uniform, vmax=top)
     return fig, info
 
 
