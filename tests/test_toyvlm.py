@@ -105,6 +105,15 @@ def test_stages_load_and_differ(llava):
                (("final", final), ("stage1", stage1), ("untrained", untrained))}
     assert not torch.equal(weights["final"], weights["stage1"])
     assert not torch.equal(weights["stage1"], weights["untrained"])
+    # Before stage 2 the tower is toy CLIP 2's; stage 2 fine-tunes it.
+    from transformers import CLIPModel
+    from vlmlab.sceneclip import default_output_dir
+
+    clip = CLIPModel.from_pretrained(default_output_dir())
+    key = "embeddings.patch_embedding.weight"
+    original = clip.vision_model.state_dict()[key]
+    assert torch.equal(stage1.model.vision_tower.state_dict()[key], original)
+    assert not torch.equal(final.model.vision_tower.state_dict()[key], original)
     # Stage 1 never touches the language model: untrained and stage-1 models share it.
     a, b = stage1.model.language_model.state_dict(), untrained.model.language_model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -123,7 +132,11 @@ def test_vlmlab_pipeline_gives_the_models_visual_tokens(llava, scenes):
     with torch.no_grad():
         theirs = model.get_image_features(pixel_values=pixel_values)
     theirs = torch.stack(list(theirs.pooler_output if hasattr(theirs, "pooler_output") else theirs))
-    pipe = VLMVisionPipeline(str(default_output_dir()), llm_dim=model.config.text_config.hidden_size)
+    from transformers import CLIPModel
+
+    encoder = CLIPModel.from_pretrained(default_output_dir())
+    encoder.vision_model.load_state_dict(model.model.vision_tower.state_dict())  # the VLM's fine-tuned tower
+    pipe = VLMVisionPipeline(encoder, llm_dim=model.config.text_config.hidden_size)
     mm = model.model.multi_modal_projector
     pipe.projector.proj[0].load_state_dict(mm.linear_1.state_dict())
     pipe.projector.proj[2].load_state_dict(mm.linear_2.state_dict())
@@ -184,7 +197,7 @@ def test_training_smoke_run_trains_only_what_each_stage_should():
     after2 = model.state_dict()
     changed2 = {k for k in before if not torch.equal(after1[k], after2[k])}
     assert any(k.startswith("model.language_model.") for k in changed2)
-    assert not any(k.startswith("model.vision_tower.") for k in changed2)
+    assert any(k.startswith("model.vision_tower.") for k in changed2)  # stage 2 fine-tunes the tower too
 
 
 def test_labels_cover_the_assistants_words_only():

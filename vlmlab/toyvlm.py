@@ -5,8 +5,9 @@ load into (``LlavaForConditionalGeneration``, ``LlavaNextForConditionalGeneratio
 made of three parts:
 
 * **vision tower**: toy CLIP 2's vision transformer (``data/toy-clip-2``,
-  64-pixel input, patch 8), frozen; the language model reads its
-  penultimate layer (``hidden_states[-2]``) without the CLS token;
+  64-pixel input, patch 8), fine-tuned in the second training stage; the
+  language model reads its penultimate layer (``hidden_states[-2]``) without
+  the CLS token;
 * **projector**: LLaVA-1.5's ``mlp2x_gelu``, ``Linear -> GELU -> Linear``
   from the tower's width 128 to the language model's width;
 * **language model**: a tiny ``LlamaForCausalLM`` whose vocabulary is the
@@ -81,8 +82,9 @@ def load(kind: str = "llava", stage: str = "final", folder=None, **kwargs):
         kind: ``"llava"`` (``LlavaForConditionalGeneration`` + ``LlavaProcessor``)
             or ``"llava-next"`` (``LlavaNextForConditionalGeneration`` + ``LlavaNextProcessor``).
         stage: ``"final"`` (both stages of training), ``"stage1"`` (the projector
-            after feature alignment, the language model as pretrained on text) or
-            ``"untrained"`` (the projector at its initialisation, the same language model).
+            after feature alignment; the language model as pretrained on text and
+            toy CLIP 2's tower, both as they were before stage 2) or ``"untrained"``
+            (the projector at its initialisation; the same language model and tower).
         folder: a checkpoint folder to load instead of the shipped one.
         **kwargs: passed to ``from_pretrained`` (e.g. ``attn_implementation="eager"``
             for attention weights).
@@ -98,15 +100,35 @@ def load(kind: str = "llava", stage: str = "final", folder=None, **kwargs):
     model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
     processor = AutoProcessor.from_pretrained(folder)
     if stage != "final":
-        # Before instruction tuning the language model is the text-only one, and the projector is the
-        # one saved after stage 1 (or at initialisation).
-        lm = AutoModelForCausalLM.from_pretrained(folder / "stages" / "lm")
+        # Before instruction tuning: toy CLIP 2's vision tower as it was (stage 2 fine-tunes it), the
+        # text-only language model, and the projector saved after stage 1 (or at initialisation).
+        from transformers import CLIPModel
+
+        from .sceneclip import default_output_dir
+
+        tower = model.model.vision_tower
+        clip = CLIPModel.from_pretrained(default_output_dir())
+        getattr(tower, "vision_model", tower).load_state_dict(clip.vision_model.state_dict())
+        stages = _stages_folder(folder)
+        lm = AutoModelForCausalLM.from_pretrained(stages / "lm")
         model.model.language_model.load_state_dict(lm.model.state_dict())
         model.lm_head.load_state_dict(lm.lm_head.state_dict())
-        projector = load_file(folder / "stages" / f"projector-{stage}.safetensors")
+        projector = load_file(stages / f"projector-{stage}.safetensors")
         model.model.multi_modal_projector.load_state_dict(projector)
     model.eval()
     return model, processor
+
+
+def _stages_folder(folder: Path) -> Path:
+    """Where a model's ``stages/`` are: its own, or the toy LLaVA-1.5's beside it.
+
+    The two toys share every step before their last (``vlmlab.training.toyvlm``), so the
+    LLaVA-NeXT toy's language model and projectors before stage 2 are the LLaVA-1.5 toy's files.
+    """
+    for candidate in (folder / "stages", folder.parent / _FOLDERS["llava"] / "stages"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no stages/ folder in {str(folder)!r} or beside it in {_FOLDERS['llava']!r}")
 
 
 def prompt(processor, question: str | None = None, image: bool = True) -> str:

@@ -35,10 +35,11 @@ import numpy as np
 
 from .. import grammar, sceneclip, toyvlm
 from .cards import percent, render as render_template
-from .checkpoints import folder_megabytes, publish, staging_folder
+from .checkpoints import publish, staging_folder
 from .toyclip import learning_rate
 
-__all__ = ["SPECIAL_TOKENS", "EXTRA_WORDS", "CHAT_TEMPLATE", "LM_ARCH", "STEPS", "build_tokenizer", "lm_config",
+__all__ = ["SPECIAL_TOKENS", "EXTRA_WORDS", "CHAT_TEMPLATE", "LM_ARCH", "STEPS", "LR", "TOWER_LR_SCALE", "EVAL_SCENES",
+           "build_tokenizer", "lm_config",
            "build_lm", "build_processor", "build_model", "pretrain_lm", "train_stage",
            "train_and_publish"]
 
@@ -59,10 +60,16 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
 )
 LM_ARCH = dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=4, intermediate_size=384)
-# Steps of each part, as trained for the shipped models (batch: BATCH scenes or texts).
-STEPS = {"lm": 600, "stage1": {"llava": 600, "llava-next": 250}, "stage2": {"llava": 2500, "llava-next": 600}}
+# Steps of each part, as trained for the shipped models (batch: BATCH scenes or texts). "views" is the
+# last part of stage 2, run twice from the same weights: once on the single view (toy LLaVA-1.5), once on
+# LLaVA-NeXT's tiles (toy LLaVA-NeXT), with the same batches.
+STEPS = {"lm": 600, "stage1": 600, "stage2": 2500, "views": 400}
 BATCH = 16
-LR = {"lm": 2e-3, "stage1": 2e-3, "stage2": 1e-3}
+LR = {"lm": 2e-3, "stage1": 2e-3, "stage2": 1e-3, "views": 5e-4}
+# Stage 2 also fine-tunes the vision tower, at this fraction of the learning rate (LLaVA-NeXT's training
+# scripts: --mm_tunable_parts mm_vision_tower,mm_mlp_adapter,mm_language_model, tower lr 2e-6 vs 1e-5).
+TOWER_LR_SCALE = 0.5
+PARTS = ("lm", "stage1", "stage2", "views")
 
 
 def build_tokenizer():
@@ -155,7 +162,7 @@ def build_model(kind: str, tokenizer, lm=None, clip_dir=None, seed: int = 0):
 
 
 def _scene_seed(seed: int, step: int, part: int) -> int:
-    return 3 * (seed * 10**6 + step) + part
+    return len(PARTS) * (seed * 10**6 + step) + part
 
 
 def _qa_turns(scene, rng, most: int = 8) -> list[tuple[str, str]]:
@@ -167,13 +174,13 @@ def _qa_turns(scene, rng, most: int = 8) -> list[tuple[str, str]]:
 
 def _batch(part: str, step: int, seed: int):
     """The texts (and images) of one batch: ``(messages_batch, images or None)``."""
-    p = {"lm": 0, "stage1": 1, "stage2": 2}[part]
+    p = PARTS.index(part)
     s = _scene_seed(seed, step, p)
     rng = np.random.default_rng(s)
     images, scenes = toyvlm.world().sample(BATCH, seed=s)
     if part == "stage1":
         return [toyvlm.conversation([(toyvlm.INSTRUCTION, grammar.caption(sc))]) for sc in scenes], images
-    if part == "stage2":
+    if part in ("stage2", "views"):
         return [toyvlm.conversation(_qa_turns(sc, rng)) for sc in scenes], images
     # Text only: half captions, half question-answer conversations, no image.
     msgs = [toyvlm.conversation([(toyvlm.INSTRUCTION, grammar.caption(sc))], image=False) if i % 2 else
@@ -181,10 +188,12 @@ def _batch(part: str, step: int, seed: int):
     return msgs, None
 
 
-def _optimise(model, params, part: str, steps: int, seed: int, processor, log, lm_only: bool = False):
+def _optimise(model, groups, part: str, steps: int, seed: int, processor, log):
+    """AdamW over ``groups`` (``[(parameters, lr scale), ...]``) on ``steps`` batches of ``part``."""
     import torch
 
-    opt = torch.optim.AdamW(params, lr=LR[part], weight_decay=0.0)
+    params = [p for ps, _ in groups for p in ps]
+    opt = torch.optim.AdamW([{"params": ps, "scale": k} for ps, k in groups], lr=LR[part], weight_decay=0.0)
     warmup = max(1, steps // 20)
     model.train()
     t0 = time.perf_counter()
@@ -192,7 +201,7 @@ def _optimise(model, params, part: str, steps: int, seed: int, processor, log, l
         msgs, images = _batch(part, step, seed)
         inputs = toyvlm.encode(processor, msgs, images)
         for g in opt.param_groups:
-            g["lr"] = learning_rate(step, steps, LR[part], warmup)
+            g["lr"] = learning_rate(step, steps, LR[part], warmup) * g["scale"]
         loss = model(**inputs).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -206,7 +215,7 @@ def _optimise(model, params, part: str, steps: int, seed: int, processor, log, l
 def pretrain_lm(processor, steps: int = STEPS["lm"], seed: int = 0, log=print):
     """Train a fresh tiny Llama on the world's text (captions; questions with answers, no image)."""
     lm = build_lm(processor.tokenizer, seed)
-    _optimise(lm, list(lm.parameters()), "lm", steps, seed, processor, log)
+    _optimise(lm, [(list(lm.parameters()), 1.0)], "lm", steps, seed, processor, log)
     return lm
 
 
@@ -219,81 +228,96 @@ def _connector(model) -> list:
 
 
 def train_stage(model, processor, stage: str, steps: int, seed: int = 0, log=print):
-    """Stage 1 (projector only, captions) or stage 2 (projector + language model, questions) in place."""
+    """Train ``model`` in place: ``"stage1"`` (projector only, captions) or ``"stage2"`` / ``"views"``
+    (projector, language model and, at ``TOWER_LR_SCALE`` of the rate, the vision tower; questions)."""
     for p in model.parameters():
         p.requires_grad_(False)
-    params = _connector(model)
-    if stage == "stage2":
-        params += list(model.model.language_model.parameters()) + list(model.lm_head.parameters())
-    for p in params:
-        p.requires_grad_(True)
-    _optimise(model, params, stage, steps, seed, processor, log)
+    groups = [(_connector(model), 1.0)]
+    if stage in ("stage2", "views"):
+        groups[0] = (groups[0][0] + list(model.model.language_model.parameters()) + list(model.lm_head.parameters()), 1.0)
+        groups.append((list(model.model.vision_tower.parameters()), TOWER_LR_SCALE))
+    for ps, _ in groups:
+        for p in ps:
+            p.requires_grad_(True)
+    _optimise(model, groups, stage, steps, seed, processor, log)
     for p in model.parameters():
         p.requires_grad_(False)
     return model
 
 
-def _save_projector(model, path) -> None:
-    from safetensors.torch import save_file
-
-    state = {k: v.detach().contiguous() for k, v in model.model.multi_modal_projector.state_dict().items()}
-    save_file(state, str(path))
-
-
-def _scaled(steps: int, minutes, planned_minutes: float) -> int:
+def _scaled(steps: int, minutes, planned_minutes: float = 30) -> int:
     return steps if minutes is None else max(2, int(steps * minutes / planned_minutes))
 
 
-def train_and_publish(kinds=toyvlm.KINDS, output=None, minutes=None, seed: int = 0, eval_scenes: int = 100, log=print):
-    """Train the language model once, then each toy VLM's two stages; evaluate; write each folder atomically.
+def train_and_publish(kinds=toyvlm.KINDS, output=None, minutes=None, seed: int = 0, eval_scenes=None, log=print):
+    """Train both toy VLMs, evaluate them, and write each folder atomically.
 
+    One trunk: the text LM, stage 1, and ``STEPS["stage2"]`` steps of stage 2 on the single view. Then
+    the same ``STEPS["views"]`` batches twice from the trunk's weights: on the single view (the toy
+    LLaVA-1.5) and on LLaVA-NeXT's tiles (the toy LLaVA-NeXT, its ``image_newline`` fresh). The two
+    models differ only in what they saw in that last part, so their difference measures the tiles.
     ``output``: the folder that receives ``toy-llava`` / ``toy-llava-next`` (default ``data/``).
-    ``minutes``: scale every part's steps so that the whole run takes about that long
-    (the defaults, ``STEPS``, take about 25 minutes on one core of a 2-core machine).
+    ``minutes``: scale every part's steps to about that many minutes (the defaults take about 30).
     """
+    import copy
+
     import torch
-    from transformers import AutoModelForCausalLM
 
     output = Path(output) if output is not None else toyvlm.model_dir("llava").parent
+    steps = {k: _scaled(v, minutes) for k, v in STEPS.items()}
     tokenizer = build_tokenizer()
-    text_processor = build_processor("llava", tokenizer)
+    single = build_processor("llava", tokenizer)
     t0, c0 = time.perf_counter(), time.process_time()
-    lm = pretrain_lm(text_processor, _scaled(STEPS["lm"], minutes, 25), seed, log)
-    lm_seconds = time.perf_counter() - t0
+    lm = pretrain_lm(single, steps["lm"], seed, log)
+    model = build_model("llava", tokenizer, lm=lm, seed=seed)
+    untrained = copy.deepcopy(model.model.multi_modal_projector.state_dict())
+    train_stage(model, single, "stage1", steps["stage1"], seed, log)
+    stage1 = copy.deepcopy(model.model.multi_modal_projector.state_dict())
+    train_stage(model, single, "stage2", steps["stage2"], seed, log)
+    trunk = copy.deepcopy(model.state_dict())
+    trunk_seconds, trunk_cpu = time.perf_counter() - t0, time.process_time() - c0
     for kind in kinds:
         t1, c1 = time.perf_counter(), time.process_time()
         processor = build_processor(kind, tokenizer)
-        model = build_model(kind, tokenizer, lm=lm, seed=seed)
+        branch = build_model(kind, tokenizer, seed=seed)
+        missing = branch.load_state_dict(trunk, strict=False).missing_keys
+        assert set(missing) <= {"model.image_newline"}, missing
+        train_stage(branch, processor, "views", steps["views"], seed, log)
         destination = output / toyvlm.model_dir(kind).name
         with staging_folder(destination) as folder:
-            (folder / "stages").mkdir()
-            _save_projector(model, folder / "stages" / "projector-untrained.safetensors")
-            lm.save_pretrained(folder / "stages" / "lm", safe_serialization=True)
-            train_stage(model, processor, "stage1", _scaled(STEPS["stage1"][kind], minutes, 25), seed, log)
-            _save_projector(model, folder / "stages" / "projector-stage1.safetensors")
-            stage1_seconds = time.perf_counter() - t1
-            train_stage(model, processor, "stage2", _scaled(STEPS["stage2"][kind], minutes, 25), seed, log)
-            facts = dict(kind=kind, seed=seed, lm_seconds=round(lm_seconds, 1), stage1_seconds=round(stage1_seconds, 1),
-                         train_seconds=round(time.perf_counter() - t1, 1),
-                         train_cpu_seconds=round(time.process_time() - c1, 1), threads=torch.get_num_threads(),
-                         steps={"lm": _scaled(STEPS["lm"], minutes, 25),
-                                "stage1": _scaled(STEPS["stage1"][kind], minutes, 25),
-                                "stage2": _scaled(STEPS["stage2"][kind], minutes, 25)},
-                         parameters=sum(p.numel() for p in model.parameters()),
-                         lm_parameters=sum(p.numel() for p in lm.parameters()),
-                         projector_parameters=sum(p.numel() for p in model.model.multi_modal_projector.parameters()),
-                         torch_version=torch.__version__)
-            model.save_pretrained(folder, safe_serialization=True)
+            branch.save_pretrained(folder, safe_serialization=True)
             processor.save_pretrained(folder)
-            facts["metrics"] = measure(folder, kind, eval_scenes, log)
-            facts["eval_scenes"] = eval_scenes
-            facts["megabytes"] = round(folder_megabytes(folder) + folder_megabytes(folder / "stages")
-                                       + folder_megabytes(folder / "stages" / "lm"), 1)
+            if kind == "llava" or "llava" not in kinds:  # shared by both toys: kept once, beside the LLaVA-1.5 toy
+                (folder / "stages").mkdir()
+                lm.save_pretrained(folder / "stages" / "lm", safe_serialization=True)
+                _save_state(untrained, folder / "stages" / "projector-untrained.safetensors")
+                _save_state(stage1, folder / "stages" / "projector-stage1.safetensors")
+            facts = dict(kind=kind, seed=seed, steps=steps, batch=BATCH, lr=LR, tower_lr_scale=TOWER_LR_SCALE,
+                         trunk_seconds=round(trunk_seconds, 1), trunk_cpu_seconds=round(trunk_cpu, 1),
+                         views_seconds=round(time.perf_counter() - t1, 1),
+                         views_cpu_seconds=round(time.process_time() - c1, 1), threads=torch.get_num_threads(),
+                         parameters=sum(p.numel() for p in branch.parameters()),
+                         lm_parameters=sum(p.numel() for p in lm.parameters()),
+                         projector_parameters=sum(p.numel() for p in branch.model.multi_modal_projector.parameters()),
+                         torch_version=torch.__version__)
+            (folder / "metrics.json").write_text(json.dumps(facts, indent=1) + "\n")
+            n = eval_scenes or EVAL_SCENES[kind]
+            facts["metrics"] = measure(folder, kind, n, log)
+            facts["eval_scenes"] = n
+            facts["megabytes"] = round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6, 1)
             (folder / "metrics.json").write_text(json.dumps(facts, indent=1) + "\n")
             write_card(folder)
             publish(folder, destination)
         log(f"published {destination}")
-    del AutoModelForCausalLM
+
+
+EVAL_SCENES = {"llava": 100, "llava-next": 50}  # the tiled model reads 5x the image tokens: fewer scenes, same minutes
+
+
+def _save_state(state: dict, path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous() for k, v in state.items()}, str(path))
 
 
 def measure(folder, kind: str, n: int = 100, log=print) -> dict:
@@ -340,17 +364,26 @@ def write_card(folder) -> Path:
     else:
         caption_rows = "| (not measured) | | | |"
     kind = facts["kind"]
-    values = dict(caption_rows=caption_rows,
-        name=folder.name if folder.name.startswith("toy-") else toyvlm.model_dir(kind).name,
+    st = facts["steps"]
+    clip = json.loads((sceneclip.default_output_dir() / "metrics.json").read_text())
+    values = dict(
+        caption_rows=caption_rows, rows=rows, kind=kind, name=toyvlm.model_dir(kind).name,
         cls="LlavaForConditionalGeneration" if kind == "llava" else "LlavaNextForConditionalGeneration",
         processor_cls="LlavaProcessor" if kind == "llava" else "LlavaNextProcessor",
-        kind=kind, rows=rows, **{k: v for k, v in facts.items() if k not in ("metrics", "steps", "kind")},
-        lm_steps=facts["steps"]["lm"], stage1_steps=facts["steps"]["stage1"], stage2_steps=facts["steps"]["stage2"],
-        train_minutes=round(facts["train_seconds"] / 60, 1), lm_minutes=round(facts["lm_seconds"] / 60, 1),
         views="one 64-pixel view of the whole canvas (64 image tokens)" if kind == "llava" else
               "a 64-pixel view of the whole canvas and its four 64-pixel tiles at full resolution "
               "(336 image tokens: 64 + 16 rows × (16 + 1 `image_newline`))",
-        eval_seed=toyvlm.EVAL_SEED, batch=BATCH,
+        last_part=("the same batches on its single view" if kind == "llava" else
+                   "the same batches on LLaVA-NeXT's tiled views, `image_newline` starting fresh"),
+        other=toyvlm.model_dir("llava-next" if kind == "llava" else "llava").name,
+        lm_steps=st["lm"], stage1_steps=st["stage1"], stage2_steps=st["stage2"], views_steps=st["views"],
+        lr_lm=LR["lm"], lr_stage1=LR["stage1"], lr_stage2=LR["stage2"], lr_views=LR["views"],
+        tower_lr_scale=facts["tower_lr_scale"], batch=facts["batch"], seed=facts["seed"],
+        trunk_minutes=round(facts["trunk_seconds"] / 60, 1), views_minutes=round(facts["views_seconds"] / 60, 1),
+        threads=facts["threads"], torch_version=facts["torch_version"], parameters=f"{facts['parameters']:,}",
+        lm_parameters=f"{facts['lm_parameters']:,}", projector_parameters=f"{facts['projector_parameters']:,}",
+        megabytes=facts["megabytes"], eval_scenes=facts["eval_scenes"], eval_seed=toyvlm.EVAL_SEED,
+        clip_shape=percent(clip["seen_slot_shape"]), clip_digit=percent(clip["seen_slot_digit"]),
     )
     path = folder / "README.md"
     path.write_text(render_template("toyvlm_card.md", values), encoding="utf-8")
