@@ -347,6 +347,25 @@ def remeasure(folder, kind: str, n: int = 100, log=print) -> dict:
     return facts
 
 
+def _limits_sentence(m: dict) -> str:
+    """What the measured numbers say the model cannot do, in words (for the card)."""
+    kinds = [k for k in m["final"] if k not in ("all", "questions", "caption")]
+    prior = [k for k in kinds if m["final"][k] - m["blank"][k] < 0.05]
+    used = [k for k in kinds if k not in prior]
+    out = (f"The image lifts the answers above the blank-image prior for {', '.join(used) or 'no kind'} questions. "
+           if used else "")
+    if prior:
+        out += (f"For {', '.join(prior)} questions the model is within 5 points of its blank-image answers: "
+                "it answers from the language prior, not from the image. ")
+    c0, c1 = m["untrained"]["caption"]["all"], m["stage1"]["caption"]["all"]
+    out += (f"Stage 1 moved the image-dependent caption words from {percent(c0)} to {percent(c1)}: "
+            + ("the frozen language model, trained on text alone, does not read the projected tokens, and "
+               "training the projector alone did not change that here; stage 2, which trains the language "
+               "model, is where the image starts to count." if c1 - c0 < 0.05 else
+               "stage 1 made the image tokens readable."))
+    return out
+
+
 def write_card(folder) -> Path:
     """The model card ``README.md`` of a toy VLM folder, from its ``metrics.json``."""
     folder = Path(folder)
@@ -377,13 +396,15 @@ def write_card(folder) -> Path:
                    "the same batches on LLaVA-NeXT's tiled views, `image_newline` starting fresh"),
         other=toyvlm.model_dir("llava-next" if kind == "llava" else "llava").name,
         lm_steps=st["lm"], stage1_steps=st["stage1"], stage2_steps=st["stage2"], views_steps=st["views"],
-        lr_lm=LR["lm"], lr_stage1=LR["stage1"], lr_stage2=LR["stage2"], lr_views=LR["views"],
+        lr_lm=facts["lr"]["lm"], lr_stage1=facts["lr"]["stage1"], lr_stage2=facts["lr"]["stage2"],
+        lr_views=facts["lr"]["views"],
         tower_lr_scale=facts["tower_lr_scale"], batch=facts["batch"], seed=facts["seed"],
         trunk_minutes=round(facts["trunk_seconds"] / 60, 1), views_minutes=round(facts["views_seconds"] / 60, 1),
         threads=facts["threads"], torch_version=facts["torch_version"], parameters=f"{facts['parameters']:,}",
         lm_parameters=f"{facts['lm_parameters']:,}", projector_parameters=f"{facts['projector_parameters']:,}",
         megabytes=facts["megabytes"], eval_scenes=facts["eval_scenes"], eval_seed=toyvlm.EVAL_SEED,
         clip_shape=percent(clip["seen_slot_shape"]), clip_digit=percent(clip["seen_slot_digit"]),
+        limits=_limits_sentence(m),
     )
     path = folder / "README.md"
     path.write_text(render_template("toyvlm_card.md", values), encoding="utf-8")
