@@ -76,7 +76,10 @@ def test_answers_match_the_truth_on_fixed_scenes(llava, scenes):
     items = [(i, q) for i, s in enumerate(sc) for q in grammar.questions(s) if q.kind in ("colour", "count", "size")]
     said = toyvlm.answer(model, processor, [images[i] for i, _ in items], [q.text for _, q in items])
     accuracy = np.mean([a == q.answer for (_, q), a in zip(items, said)])
-    assert accuracy >= 0.8, list(zip([q.text for _, q in items], said))
+    blank = toyvlm.answer(model, processor, [toyvlm.blank_image()] * len(items), [q.text for _, q in items])
+    prior = np.mean([a == q.answer for (_, q), a in zip(items, blank)])
+    # The shipped model's level on these scenes (model card: colour, count, size well above the prior).
+    assert accuracy >= 0.6 and accuracy >= prior + 0.2, (accuracy, prior)
     # Answers are words of the answer vocabulary, never fragments of the prompt.
     assert all(a in grammar.words() or a.count(" ") == 1 for a in said)
 
@@ -141,7 +144,7 @@ def test_vlmlab_pipeline_gives_the_models_visual_tokens(llava, scenes):
     pipe.projector.proj[0].load_state_dict(mm.linear_1.state_dict())
     pipe.projector.proj[2].load_state_dict(mm.linear_2.state_dict())
     with torch.no_grad():
-        ours = torch.stack([pipe(im) for im in pil])
+        ours = pipe(pixel_values)
     assert ours.shape == theirs.shape == (3, 64, model.config.text_config.hidden_size)
     torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
 

@@ -321,7 +321,7 @@ def image_attention(model, processor, image, question: str) -> np.ndarray:
     inputs = processor(images=[_as_image(image)], text=[prompt(processor, question)], return_tensors="pt")
     with torch.no_grad():
         out = model(**inputs, output_attentions=True)
-    if out.attentions is None or out.attentions[0] is None:
+    if not out.attentions or out.attentions[0] is None:  # SDPA returns no weights
         raise ValueError('no attention weights: load the model with attn_implementation="eager"')
     weights = torch.stack([a[0, :, -1] for a in out.attentions]).mean(dim=(0, 1))  # (L,) over keys
     is_image = inputs["input_ids"][0] == model.config.image_token_index

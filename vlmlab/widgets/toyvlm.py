@@ -62,14 +62,18 @@ def vlm_explorer(model, processor, n_scenes: int = 20, seed: int = toyvlm.EVAL_S
     question = widgets.Dropdown(description="question", layout=widgets.Layout(width="420px"))
     box = widgets.VBox([widgets.HBox([scene_slider, question]), out])
 
+    quiet = []  # non-empty while the dropdown's options are being replaced
+
     def set_questions():
         texts = [q.text for q in grammar.questions(scenes[scene_slider.value])]
-        question.unobserve(redraw, names="value")
+        quiet.append(True)
         question.options = texts
         question.value = next((t for t in texts if t.startswith("what colour")), texts[0])
-        question.observe(redraw, names="value")
+        quiet.pop()
 
     def redraw(*_):
+        if quiet:
+            return
         i = scene_slider.value
         box.info = render_into(out, lambda: answer_figure(model, processor, images[i], scenes[i], question.value))
 
@@ -78,6 +82,7 @@ def vlm_explorer(model, processor, n_scenes: int = 20, seed: int = toyvlm.EVAL_S
         redraw()
 
     scene_slider.observe(new_scene, names="value")
+    question.observe(redraw, names="value")
     set_questions()
     redraw()
     box.scene_slider, box.question = scene_slider, question
