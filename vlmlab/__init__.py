@@ -13,6 +13,7 @@ costs almost nothing and never pulls in ``transformers``. One concept per module
     budget, families, mrope         how many visual tokens an image costs in each VLM family; the newer
                                     families' rules; Qwen2-VL's (temporal, height, width) LLM positions
     projectors, pipeline, alignment from vision features to LLM tokens; the whole path; a small alignment run
+    toyvlm                          two toy VLMs (LLaVA-1.5, LLaVA-NeXT) that read those tokens and answer
     data, plotting, widgets         sample images and safe loading; figures; the notebooks' widgets
     envcheck, nbtools               checking the environment; keeping notebooks clean and running them
     training                        how the shipped checkpoints were trained (not part of the course)
@@ -59,6 +60,7 @@ _SUBMODULES = (
     "shapes",
     "tiling",
     "toyclip",
+    "toyvlm",
     "training",
     "vit",
     "widgets",

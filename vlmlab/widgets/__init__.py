@@ -11,6 +11,7 @@ call those functions directly, so CI runs the same code that a click runs.
     vlmlab.widgets.tiling       tile planner (06)
     vlmlab.widgets.budget       token-budget explorer (07)
     vlmlab.widgets.projectors   projector explorer (08)
+    vlmlab.widgets.toyvlm       ask the toy VLM, see where its answer looks (10)
 
 Every widget redraws through :func:`render_into`, and every explorer returns an
 ``ipywidgets.VBox`` whose ``info`` attribute holds what its last redraw drew

@@ -1,0 +1,242 @@
+"""The toy VLMs: the shipped LLaVA-1.5 and LLaVA-NeXT toys answer, read images, and refuse bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vlmlab import grammar, toyvlm
+from vlmlab.training import toyvlm as training
+
+SCENES = 24  # a small fixed set of fresh scenes, enough to tell a model that reads from one that guesses
+
+
+@pytest.fixture(scope="module")
+def llava():
+    return toyvlm.load("llava")
+
+
+@pytest.fixture(scope="module")
+def llava_next():
+    return toyvlm.load("llava-next")
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return toyvlm.world().sample(SCENES, seed=toyvlm.EVAL_SEED)
+
+
+# ------------------------------------------------------------------ tokenizer and prompt
+def test_tokenizer_is_word_level_with_one_token_per_grammar_word():
+    tok = training.build_tokenizer()
+    vocab = tok.get_vocab()
+    assert set(grammar.words()) <= set(vocab)
+    ids = tok("What colour is the Square?").input_ids
+    assert tok.convert_ids_to_tokens(ids) == ["<s>", "what", "colour", "is", "the", "square", "?"]
+    assert tok.convert_ids_to_tokens(tok("what is a zebra?").input_ids)[-2:] == ["<unk>", "?"]
+    assert tok.decode(tok("blue square").input_ids, skip_special_tokens=True) == "blue square"
+
+
+def test_prompt_is_llava_15_conversation_and_image_expands_to_its_token_count(llava, llava_next, scenes):
+    _, processor = llava
+    assert toyvlm.prompt(processor, "what colour is the square?") == "USER: <image> what colour is the square? ASSISTANT:"
+    images, _ = scenes
+    image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
+    from vlmlab.budget import token_budget
+
+    for model_processor, family in ((llava, "llava-1.5"), (llava_next, "llava-next")):
+        model, proc = model_processor
+        inputs = proc(images=[Image.fromarray(images[0])], text=[toyvlm.prompt(proc, "how many objects?")],
+                      return_tensors="pt")
+        expected = token_budget(images[0].shape[:2], family, tile_size=toyvlm.TILE_SIZE, patch_size=8).tokens
+        assert int((inputs["input_ids"] == image_id).sum()) == expected == {"llava-1.5": 64, "llava-next": 336}[family]
+        assert model.config.image_token_index == image_id
+
+
+# ------------------------------------------------------------------ the shipped models
+def test_shipped_models_load_with_auto_classes_offline():
+    from transformers import AutoModelForImageTextToText, AutoProcessor, LlavaForConditionalGeneration
+    from transformers import LlavaNextForConditionalGeneration, LlavaNextProcessor, LlavaProcessor
+
+    for kind, cls, proc_cls in (("llava", LlavaForConditionalGeneration, LlavaProcessor),
+                                ("llava-next", LlavaNextForConditionalGeneration, LlavaNextProcessor)):
+        folder = toyvlm.model_dir(kind)
+        assert type(AutoModelForImageTextToText.from_pretrained(folder)) is cls
+        assert type(AutoProcessor.from_pretrained(folder)) is proc_cls
+        assert not list(folder.rglob("*.bin")) and not list(folder.rglob("*.pt"))
+    total = sum(f.stat().st_size for k in toyvlm.KINDS for f in toyvlm.model_dir(k).rglob("*") if f.is_file())
+    assert total <= 20e6
+
+
+def test_answers_match_the_truth_on_fixed_scenes(llava, scenes):
+    model, processor = llava
+    images, sc = scenes
+    items = [(i, q) for i, s in enumerate(sc) for q in grammar.questions(s) if q.kind in ("colour", "count", "size")]
+    said = toyvlm.answer(model, processor, [images[i] for i, _ in items], [q.text for _, q in items])
+    accuracy = np.mean([a == q.answer for (_, q), a in zip(items, said)])
+    blank = toyvlm.answer(model, processor, [toyvlm.blank_image()] * len(items), [q.text for _, q in items])
+    prior = np.mean([a == q.answer for (_, q), a in zip(items, blank)])
+    # The shipped model's level on these scenes (model card: colour, count, size well above the prior).
+    assert accuracy >= 0.6 and accuracy >= prior + 0.2, (accuracy, prior)
+    # Answers are words of the answer vocabulary, never fragments of the prompt.
+    assert all(a in grammar.words() or a.count(" ") == 1 for a in said)
+
+
+def test_blank_image_answers_worse_than_the_real_image(llava):
+    model, processor = llava
+    real = toyvlm.evaluate(model, processor, n=SCENES, kinds=("colour",))
+    blank = toyvlm.evaluate(model, processor, n=SCENES, kinds=("colour",), blank=True)
+    assert real["colour"] >= blank["colour"] + 0.4, (real, blank)
+
+
+def test_metrics_file_matches_a_fresh_evaluation(llava):
+    """The card's numbers are reproducible: the same 200 scenes give the same colour accuracy."""
+    facts = json.loads((toyvlm.model_dir("llava") / "metrics.json").read_text())
+    model, processor = llava
+    fresh = toyvlm.evaluate(model, processor, n=40, kinds=("colour",))
+    assert abs(fresh["colour"] - facts["metrics"]["final"]["colour"]) <= 0.15
+
+
+def test_stages_load_and_differ(llava):
+    final, _ = llava
+    stage1, _ = toyvlm.load("llava", "stage1")
+    untrained, _ = toyvlm.load("llava", "untrained")
+    p = "model.multi_modal_projector.linear_1.weight"
+    weights = {name: dict(m.named_parameters())[p] for name, m in
+               (("final", final), ("stage1", stage1), ("untrained", untrained))}
+    assert not torch.equal(weights["final"], weights["stage1"])
+    assert not torch.equal(weights["stage1"], weights["untrained"])
+    # Before stage 2 the tower is toy CLIP 2's; stage 2 fine-tunes it.
+    from transformers import CLIPModel
+    from vlmlab.sceneclip import default_output_dir
+
+    clip = CLIPModel.from_pretrained(default_output_dir())
+    key = "embeddings.patch_embedding.weight"
+    original = clip.vision_model.state_dict()[key]
+    assert torch.equal(stage1.model.vision_tower.state_dict()[key], original)
+    assert not torch.equal(final.model.vision_tower.state_dict()[key], original)
+    # Stage 1 never touches the language model: untrained and stage-1 models share it.
+    a, b = stage1.model.language_model.state_dict(), untrained.model.language_model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["embed_tokens.weight"], final.model.language_model.state_dict()["embed_tokens.weight"])
+
+
+# ------------------------------------------------------------------ parity with vlmlab's own pipeline
+def test_vlmlab_pipeline_gives_the_models_visual_tokens(llava, scenes):
+    from vlmlab.pipeline import VLMVisionPipeline
+    from vlmlab.sceneclip import default_output_dir
+
+    model, processor = llava
+    images, _ = scenes
+    pil = [Image.fromarray(im) for im in images[:3]]
+    pixel_values = processor.image_processor(pil, return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        theirs = model.get_image_features(pixel_values=pixel_values)
+    theirs = torch.stack(list(theirs.pooler_output if hasattr(theirs, "pooler_output") else theirs))
+    from transformers import CLIPModel
+
+    encoder = CLIPModel.from_pretrained(default_output_dir())
+    encoder.vision_model.load_state_dict(model.model.vision_tower.state_dict())  # the VLM's fine-tuned tower
+    pipe = VLMVisionPipeline(encoder, llm_dim=model.config.text_config.hidden_size)
+    mm = model.model.multi_modal_projector
+    pipe.projector.proj[0].load_state_dict(mm.linear_1.state_dict())
+    pipe.projector.proj[2].load_state_dict(mm.linear_2.state_dict())
+    with torch.no_grad():
+        ours = pipe(pixel_values)
+    assert ours.shape == theirs.shape == (3, 64, model.config.text_config.hidden_size)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_questions_and_images_get_clear_errors(llava, scenes):
+    model, processor = llava
+    image = scenes[0][0]
+    with pytest.raises(ValueError, match="question is empty"):
+        toyvlm.ask(model, processor, image, "   ")
+    with pytest.raises(ValueError, match="at most 32"):
+        toyvlm.ask(model, processor, image, "what " * 40)
+    with pytest.raises(TypeError, match="question must be a str"):
+        toyvlm.ask(model, processor, image, 7)
+    with pytest.raises(ValueError, match=r"\(height, width, 3\) uint8"):
+        toyvlm.ask(model, processor, image.astype(np.float32), "how many objects?")
+    with pytest.raises(TypeError):
+        toyvlm.ask(model, processor, "not-an-image.png", "how many objects?")
+    with pytest.raises(ValueError, match="kind"):
+        toyvlm.load("llava-2")
+
+
+def test_unknown_words_become_unk_and_still_get_a_defined_answer(llava, scenes):
+    model, processor = llava
+    image = scenes[0][0]
+    assert toyvlm.unknown_words(processor, "What colour is the zebra?") == ["zebra"]
+    first = toyvlm.ask(model, processor, image, "what colour is the zebra?")
+    assert first == toyvlm.ask(model, processor, image, "what colour is the zebra?")
+    assert isinstance(first, str)
+
+
+def test_grayscale_rgba_and_odd_sizes_are_answered(llava, scenes):
+    model, processor = llava
+    image = Image.fromarray(scenes[0][0])
+    answers = [toyvlm.ask(model, processor, im, "how many objects?") for im in
+               (image, image.convert("RGBA"), image.convert("L"), image.resize((300, 90)), image.resize((3, 3)))]
+    assert answers[0] == answers[1]  # opaque alpha changes nothing
+    assert all(isinstance(a, str) and a for a in answers)
+
+
+# ------------------------------------------------------------------ training
+def test_training_smoke_run_trains_only_what_each_stage_should():
+    tokenizer = training.build_tokenizer()
+    processor = training.build_processor("llava", tokenizer)
+    lm = training.pretrain_lm(processor, steps=2, log=lambda *_: None)
+    model = training.build_model("llava", tokenizer, lm=lm)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    training.train_stage(model, processor, "stage1", steps=2, log=lambda *_: None)
+    after1 = {k: v.clone() for k, v in model.state_dict().items()}
+    changed = {k for k in before if not torch.equal(before[k], after1[k])}
+    assert changed and all(k.startswith("model.multi_modal_projector.") for k in changed)
+    training.train_stage(model, processor, "stage2", steps=2, log=lambda *_: None)
+    after2 = model.state_dict()
+    changed2 = {k for k in before if not torch.equal(after1[k], after2[k])}
+    assert any(k.startswith("model.language_model.") for k in changed2)
+    assert any(k.startswith("model.vision_tower.") for k in changed2)  # stage 2 fine-tunes the tower too
+
+
+def test_labels_cover_the_assistants_words_only():
+    tokenizer = training.build_tokenizer()
+    processor = training.build_processor("llava", tokenizer)
+    msgs = [toyvlm.conversation([("what colour is the square?", "red"), ("how many objects?", "two")], image=False)]
+    inputs = toyvlm.encode(processor, msgs)
+    labels = inputs["labels"][0]
+    assert tokenizer.convert_ids_to_tokens(labels[labels >= 0].tolist()) == ["red", "</s>", "two", "</s>"]
+
+
+# ------------------------------------------------------------------ the widget and the command
+def test_explorer_redraws_when_the_scene_changes(llava):
+    from vlmlab.widgets.toyvlm import vlm_explorer
+
+    model, processor = toyvlm.load("llava", attn_implementation="eager")
+    box = vlm_explorer(model, processor, n_scenes=4)
+    first = box.info
+    box.scene_slider.value = 3
+    _, scenes = toyvlm.world().sample(4, seed=toyvlm.EVAL_SEED)
+    assert box.info["question"] in [q.text for q in grammar.questions(scenes[3])]
+    assert box.info["map"].shape == (8, 8) and 0 < box.info["image_share"] <= 1
+    assert box.info["question"] != first["question"] or not np.array_equal(box.info["map"], first["map"])
+    assert box.info["truth"] == next(q.answer for q in grammar.questions(scenes[3]) if q.text == box.info["question"])
+
+
+def test_image_attention_needs_eager_attention_and_the_single_view_model(llava, llava_next, scenes):
+    model, processor = llava
+    with pytest.raises(ValueError, match="eager"):
+        toyvlm.image_attention(model, processor, scenes[0][0], "how many objects?")
+    with pytest.raises(ValueError, match="single-view"):
+        toyvlm.image_attention(llava_next[0], llava_next[1], scenes[0][0], "how many objects?")
+
+
+def test_command_evaluates(capsys):
+    assert toyvlm.main(["evaluate", "--kind", "llava", "--scenes", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["questions"] == sum(len(grammar.questions(s)) for s in toyvlm.world().sample(2, seed=toyvlm.EVAL_SEED)[1])
+    assert 0 <= result["all"] <= 1

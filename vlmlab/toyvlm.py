@@ -1,0 +1,398 @@
+"""The toy VLMs: a toy LLaVA-1.5 and a toy LLaVA-NeXT that answer questions about scenes.
+
+Both are ``transformers`` models of the very classes real LLaVA checkpoints
+load into (``LlavaForConditionalGeneration``, ``LlavaNextForConditionalGeneration``),
+made of three parts:
+
+* **vision tower**: toy CLIP 2's vision transformer (``data/toy-clip-2``,
+  64-pixel input, patch 8), fine-tuned in the second training stage; the
+  language model reads its penultimate layer (``hidden_states[-2]``) without
+  the CLS token;
+* **projector**: LLaVA-1.5's ``mlp2x_gelu``, ``Linear -> GELU -> Linear``
+  from the tower's width 128 to the language model's width;
+* **language model**: a tiny ``LlamaForCausalLM`` whose vocabulary is the
+  words of ``vlmlab.grammar`` plus special and chat tokens.
+
+The scenes are ShapesWorld 2 drawn at 128 pixels (:func:`world`) with up to
+four digits 5 pixels tall in the corners. The LLaVA-1.5 toy sees one 64-pixel
+view of the whole canvas (64 image tokens), where a digit is about 2 pixels
+tall. The LLaVA-NeXT toy also sees the four 64-pixel tiles of the canvas at
+full resolution (``PINPOINTS`` are LLaVA-NeXT's, scaled from 336 to 64), so
+336 image tokens: 64 for the base view, 16 rows of 16 tile tokens, and one
+``image_newline`` at the end of each row.
+
+Load a model and ask it something::
+
+    model, processor = load("llava")                 # or "llava-next"
+    ask(model, processor, image, "what colour is the square?")   # -> 'red'
+
+The tokenizer is word-level: a word it does not know becomes ``<unk>``, and
+the model still answers (greedily, so the same answer every time); nothing
+guarantees that answer is sensible. :func:`unknown_words` lists such words.
+
+``python -m vlmlab.toyvlm evaluate`` measures both models on fresh scenes;
+``python -m vlmlab.toyvlm train`` retrains them (``vlmlab.training.toyvlm``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from . import grammar
+from ._validate import as_int_in_range, as_seed, check_choice
+from .scenes import SceneWorld
+
+__all__ = ["KINDS", "STAGES", "CANVAS_SIZE", "TILE_SIZE", "PINPOINTS", "EVAL_SEED", "INSTRUCTION", "MAX_QUESTION_WORDS",
+           "world", "model_dir", "load", "prompt", "unknown_words", "ask", "answer", "blank_image",
+           "conversation", "answer_labels", "encode", "caption_word_accuracy", "image_attention", "evaluate", "main"]
+
+KINDS = ("llava", "llava-next")
+STAGES = ("untrained", "stage1", "final")  # projector at initialisation; after feature alignment; after instruction tuning
+CANVAS_SIZE = 128  # the scenes the toy VLMs are asked about
+TILE_SIZE = 64  # toy CLIP 2's input: LLaVA-NeXT's tiles and base view
+# LLaVA-NeXT's grid pinpoints ([[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]) scaled to 64-pixel tiles.
+PINPOINTS = [[64, 128], [128, 64], [128, 128], [192, 64], [64, 192]]
+EVAL_SEED = 2_000_000_011  # evaluation scenes; training seeds stay below 10**9 (vlmlab.training.toyvlm)
+INSTRUCTION = "describe the image"  # the stage-1 request, answered with the scene's caption
+MAX_QUESTION_WORDS = 32
+_FOLDERS = {"llava": "toy-llava", "llava-next": "toy-llava-next"}
+_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def world() -> SceneWorld:
+    """ShapesWorld 2 at 128 pixels: 1-4 objects, up to four digits 5×3 pixels (scale 1) in the corners."""
+    return SceneWorld(CANVAS_SIZE, max_glyphs=4, glyph_scale=1)
+
+
+def model_dir(kind: str = "llava") -> Path:
+    """The shipped folder of a toy VLM: ``data/toy-llava`` or ``data/toy-llava-next``."""
+    check_choice(kind, KINDS, "kind")
+    return _DATA / _FOLDERS[kind]
+
+
+def load(kind: str = "llava", stage: str = "final", folder=None, **kwargs):
+    """Load a toy VLM and its processor: ``(model, processor)``, the model in eval mode.
+
+    Args:
+        kind: ``"llava"`` (``LlavaForConditionalGeneration`` + ``LlavaProcessor``)
+            or ``"llava-next"`` (``LlavaNextForConditionalGeneration`` + ``LlavaNextProcessor``).
+        stage: ``"final"`` (both stages of training), ``"stage1"`` (the projector
+            after feature alignment; the language model as pretrained on text and
+            toy CLIP 2's tower, both as they were before stage 2) or ``"untrained"``
+            (the projector at its initialisation; the same language model and tower).
+        folder: a checkpoint folder to load instead of the shipped one.
+        **kwargs: passed to ``from_pretrained`` (e.g. ``attn_implementation="eager"``
+            for attention weights).
+    """
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
+
+    check_choice(kind, KINDS, "kind")
+    check_choice(stage, STAGES, "stage")
+    folder = Path(folder) if folder is not None else model_dir(kind)
+    if not (folder / "config.json").exists():
+        raise FileNotFoundError(f"no toy VLM in {str(folder)!r}; train it with `python -m vlmlab.toyvlm train --kind {kind}`")
+    model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
+    processor = AutoProcessor.from_pretrained(folder)
+    if stage != "final":
+        # Before instruction tuning: toy CLIP 2's vision tower as it was (stage 2 fine-tunes it), the
+        # text-only language model, and the projector saved after stage 1 (or at initialisation).
+        from transformers import CLIPModel
+
+        from .sceneclip import default_output_dir
+
+        tower = model.model.vision_tower
+        clip = CLIPModel.from_pretrained(default_output_dir())
+        getattr(tower, "vision_model", tower).load_state_dict(clip.vision_model.state_dict())
+        stages = _stages_folder(folder)
+        lm = AutoModelForCausalLM.from_pretrained(stages / "lm")
+        model.model.language_model.load_state_dict(lm.model.state_dict())
+        model.lm_head.load_state_dict(lm.lm_head.state_dict())
+        projector = load_file(stages / f"projector-{stage}.safetensors")
+        model.model.multi_modal_projector.load_state_dict(projector)
+    model.eval()
+    return model, processor
+
+
+def _stages_folder(folder: Path) -> Path:
+    """Where a model's ``stages/`` are: its own, or the toy LLaVA-1.5's beside it.
+
+    The two toys share every step before their last (``vlmlab.training.toyvlm``), so the
+    LLaVA-NeXT toy's language model and projectors before stage 2 are the LLaVA-1.5 toy's files.
+    """
+    for candidate in (folder / "stages", folder.parent / _FOLDERS["llava"] / "stages"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no stages/ folder in {str(folder)!r} or beside it in {_FOLDERS['llava']!r}")
+
+
+def prompt(processor, question: str | None = None, image: bool = True) -> str:
+    """The chat text for one question, ending where the assistant's answer starts.
+
+    ``"USER: <image> what colour is the square ? ASSISTANT:"``: the processor's
+    chat template, as LLaVA-1.5 formats its conversations. ``question=None`` asks
+    for a caption (``INSTRUCTION``, the stage-1 request).
+    """
+    content = ([{"type": "image"}] if image else []) + [{"type": "text", "text": question or INSTRUCTION}]
+    return processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+
+
+def unknown_words(processor, question: str) -> list[str]:
+    """The words of ``question`` that the tokenizer turns into ``<unk>`` (lower-cased, "?" split off)."""
+    vocab = processor.tokenizer.get_vocab()
+    return [w for w in re.findall(r"\w+|[^\w\s]", question.lower()) if w not in vocab]
+
+
+def _check_question(question) -> str:
+    if not isinstance(question, str):
+        raise TypeError(f"question must be a str, got {type(question).__name__}")
+    words = question.split()
+    if not words:
+        raise ValueError("question is empty; ask e.g. 'what colour is the square?'")
+    if len(words) > MAX_QUESTION_WORDS:
+        raise ValueError(f"question has {len(words)} words; the toy VLMs read at most {MAX_QUESTION_WORDS}")
+    return question
+
+
+def blank_image(size: int = CANVAS_SIZE) -> np.ndarray:
+    """An image with no scene in it, the background grey only: ``(size, size, 3)`` uint8. The language-prior control."""
+    from .scenes import BACKGROUND
+
+    return np.full((size, size, 3), BACKGROUND, dtype=np.uint8)
+
+
+def _as_image(image):
+    """A PIL image or an ``(H, W, 3)`` uint8 array (a rendered scene) → RGB PIL image, by ``preprocess.to_rgb``'s rules."""
+    from PIL import Image
+
+    from .preprocess import to_rgb
+
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"an image array must be (height, width, 3) uint8, got {image.shape} {image.dtype}")
+        image = Image.fromarray(image)
+    return to_rgb(image, "image")
+
+
+def answer(model, processor, images, questions, max_new_tokens: int = 4, batch_size: int = 32) -> list[str]:
+    """Greedy answers to ``questions[i]`` about ``images[i]``: a list of strings.
+
+    ``images``: PIL images or ``(H, W, 3)`` uint8 arrays (any size: the processor
+    resizes, and LLaVA-NeXT tiles); ``questions``: strings of at most
+    ``MAX_QUESTION_WORDS`` words. A batch is left-padded so that every answer
+    starts right after its own prompt.
+    """
+    import torch
+
+    images = [_as_image(im) for im in images]
+    questions = [_check_question(q) for q in questions]
+    if len(images) != len(questions):
+        raise ValueError(f"got {len(images)} images and {len(questions)} questions; ask one question per image")
+    processor.tokenizer.padding_side = "left"
+    out = []
+    for i in range(0, len(images), batch_size):
+        texts = [prompt(processor, q) for q in questions[i:i + batch_size]]
+        inputs = processor(images=images[i:i + batch_size], text=texts, return_tensors="pt", padding=True)
+        with torch.no_grad():
+            ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=processor.tokenizer.pad_token_id)
+        new = ids[:, inputs["input_ids"].shape[1]:]
+        out += [s.strip() for s in processor.batch_decode(new, skip_special_tokens=True)]
+    return out
+
+
+def ask(model, processor, image, question: str, max_new_tokens: int = 4) -> str:
+    """The model's answer to one ``question`` about one ``image``, e.g. ``'red'``."""
+    return answer(model, processor, [image], [question], max_new_tokens=max_new_tokens)[0]
+
+
+# ------------------------------------------------------------------ conversations and the loss LLaVA trains on
+def conversation(turns, image: bool = True) -> list[dict]:
+    """Chat messages for ``turns`` = ``[(question, answer), ...]``, the image in the first user turn."""
+    messages = []
+    for i, (q, a) in enumerate(turns):
+        content = ([{"type": "image"}] if image and i == 0 else []) + [{"type": "text", "text": q}]
+        messages += [{"role": "user", "content": content},
+                     {"role": "assistant", "content": [{"type": "text", "text": a}]}]
+    return messages
+
+
+def answer_labels(input_ids, tokenizer):
+    """``(B, L)`` labels: ``input_ids`` where the assistant speaks (its words and ``</s>``), -100 elsewhere.
+
+    LLaVA's loss counts only the answers: the prompt, the image tokens and the
+    user's words are context, not targets (-100 is what cross-entropy ignores).
+    """
+    import torch
+
+    start = tokenizer.convert_tokens_to_ids("ASSISTANT:")
+    stop = {tokenizer.convert_tokens_to_ids("USER:"), tokenizer.pad_token_id}
+    labels = torch.full_like(input_ids, -100)
+    for row in range(input_ids.shape[0]):
+        speaking = False
+        for j, t in enumerate(input_ids[row].tolist()):
+            if t == start:
+                speaking = True
+            elif t in stop:
+                speaking = False
+            elif speaking:
+                labels[row, j] = t
+    return labels
+
+
+def encode(processor, messages_batch, images=None):
+    """Processor inputs for a batch of conversations, right-padded, with ``labels`` for the answers.
+
+    ``images``: one image per conversation (PIL or ``(H, W, 3)`` uint8), or None for text only.
+    """
+    texts = [processor.apply_chat_template(m) for m in messages_batch]
+    processor.tokenizer.padding_side = "right"
+    if images is None:
+        inputs = processor.tokenizer(texts, return_tensors="pt", padding=True)
+    else:
+        inputs = processor(images=[_as_image(im) for im in images], text=texts, return_tensors="pt", padding=True)
+    inputs["labels"] = answer_labels(inputs["input_ids"], processor.tokenizer)
+    return inputs
+
+
+def _caption_slots() -> dict[str, set[str]]:
+    """The caption words that only the image can tell, by what they describe."""
+    from .glyphs import DIGITS
+    from .scenes import RELATIONS, SCENE_SHAPES, SIZE_FRACTIONS
+    from .shapes import COLOURS
+
+    return {"colour": set(COLOURS), "shape": set(SCENE_SHAPES) | set(grammar.PLURALS.values()),
+            "size": set(SIZE_FRACTIONS), "count": set(grammar.COUNT_WORDS.values()) - {"a"},
+            "relation": {r.split()[0] for r in RELATIONS}, "digit": set(DIGITS)}
+
+
+def caption_word_accuracy(model, processor, images, scenes, batch_size: int = 16) -> dict:
+    """How often the model predicts each image-dependent word of the true caption, given the words before it.
+
+    Teacher forcing: the prompt "describe the image" and the true caption go
+    in; at every caption word that names a colour, shape, size, count,
+    relation or digit, the model's most likely next token is compared with
+    the word. Stage 1 trains exactly this, so this is its measure.
+    Returns ``{slot: fraction}`` plus ``"all"``.
+    """
+    import torch
+
+    slots = _caption_slots()
+    hits: dict[str, list[bool]] = {k: [] for k in slots}
+    vocab = processor.tokenizer.convert_ids_to_tokens
+    for i in range(0, len(scenes), batch_size):
+        msgs = [conversation([(INSTRUCTION, grammar.caption(s))]) for s in scenes[i:i + batch_size]]
+        inputs = encode(processor, msgs, images[i:i + batch_size])
+        labels = inputs.pop("labels")
+        with torch.no_grad():
+            predicted = model(**inputs).logits.argmax(-1)
+        for row in range(labels.shape[0]):
+            for j in (labels[row] >= 0).nonzero().flatten().tolist():
+                word = vocab(int(labels[row, j]))
+                for slot, words in slots.items():
+                    if word in words:
+                        hits[slot].append(bool(predicted[row, j - 1] == labels[row, j]))
+    result = {k: float(np.mean(v)) for k, v in hits.items() if v}
+    result["all"] = float(np.mean([h for v in hits.values() for h in v]))
+    return result
+
+
+def image_attention(model, processor, image, question: str) -> np.ndarray:
+    """Where the first answer token looks: attention from the last prompt position to each image token.
+
+    Averaged over heads and layers of the language model (load the model with
+    ``attn_implementation="eager"``, which returns attention weights). For the
+    LLaVA-1.5 toy the 64 image tokens are returned as an ``(8, 8)`` grid over
+    the picture; each value is a share of that position's whole attention,
+    so the grid sums to the share the image gets (the rest goes to text).
+    """
+    import torch
+
+    if model.config.model_type != "llava":
+        raise ValueError("image_attention draws the single-view LLaVA-1.5 toy; the tiled model's 336 tokens "
+                         "do not form one grid")
+    _check_question(question)
+    processor.tokenizer.padding_side = "left"
+    inputs = processor(images=[_as_image(image)], text=[prompt(processor, question)], return_tensors="pt")
+    with torch.no_grad():
+        out = model(**inputs, output_attentions=True)
+    if not out.attentions or out.attentions[0] is None:  # SDPA returns no weights
+        raise ValueError('no attention weights: load the model with attn_implementation="eager"')
+    weights = torch.stack([a[0, :, -1] for a in out.attentions]).mean(dim=(0, 1))  # (L,) over keys
+    is_image = inputs["input_ids"][0] == model.config.image_token_index
+    side = int(round(int(is_image.sum()) ** 0.5))
+    return weights[is_image].reshape(side, side).numpy()
+
+
+def _eval_set(n: int, seed: int, kinds=None):
+    """``n`` fresh scenes and every question about them: ``(images, [(scene index, Question)])``."""
+    images, scenes = world().sample(n, seed=seed)
+    items = [(i, q) for i, s in enumerate(scenes) for q in grammar.questions(s) if kinds is None or q.kind in kinds]
+    return images, scenes, items
+
+
+def evaluate(model, processor, n: int = 200, seed: int = EVAL_SEED, kinds=None, blank: bool = False,
+             return_answers: bool = False) -> dict:
+    """Answer accuracy by question kind on ``n`` fresh scenes: ``{kind: fraction}`` plus ``"all"``.
+
+    Every question of ``vlmlab.grammar.questions`` is asked about each scene
+    (``kinds`` keeps only some kinds); an answer counts when it equals the
+    truth exactly. ``blank=True`` shows the model a blank image instead of the
+    scene, with the same questions: what the language prior alone gets right.
+    """
+    n = as_int_in_range(n, "n", 1, 100_000)
+    seed = as_seed(seed)
+    images, scenes, items = _eval_set(n, seed, kinds)
+    shown = [blank_image() if blank else images[i] for i, _ in items]
+    said = answer(model, processor, shown, [q.text for _, q in items])
+    right: dict[str, list[bool]] = {}
+    for (_, q), a in zip(items, said):
+        right.setdefault(q.kind, []).append(a == q.answer)
+    result = {k: float(np.mean(v)) for k, v in sorted(right.items())}
+    result["all"] = float(np.mean([a == q.answer for (_, q), a in zip(items, said)]))
+    result["questions"] = len(items)
+    if return_answers:
+        result["answers"] = [(i, q, a) for (i, q), a in zip(items, said)]
+    return result
+
+
+def main(argv=None) -> int:
+    """``python -m vlmlab.toyvlm {train,evaluate,card}``."""
+    parser = argparse.ArgumentParser(prog="python -m vlmlab.toyvlm", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train the text LM, then a toy VLM's two stages, and publish it under data/")
+    tr.add_argument("--kind", choices=KINDS + ("both",), default="both")
+    tr.add_argument("--minutes", type=float, default=None, help="scale every stage's steps to fit this many minutes")
+    tr.add_argument("--output", default=None, help="a folder to write instead of data/ (for trial runs)")
+    me = sub.add_parser("measure", help="re-measure a trained folder's every stage and rewrite its metrics and card")
+    me.add_argument("--kind", choices=KINDS, default="llava")
+    me.add_argument("--folder", default=None)
+    me.add_argument("--scenes", type=int, default=100)
+    ev = sub.add_parser("evaluate", help="answer accuracy by question kind on fresh scenes")
+    ev.add_argument("--kind", choices=KINDS, default="llava")
+    ev.add_argument("--stage", choices=STAGES, default="final")
+    ev.add_argument("--scenes", type=int, default=200)
+    ev.add_argument("--blank", action="store_true", help="show a blank image instead of each scene")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        from .training.toyvlm import train_and_publish
+
+        train_and_publish(kinds=KINDS if args.kind == "both" else (args.kind,), output=args.output, minutes=args.minutes)
+        return 0
+    if args.command == "measure":
+        from .training.toyvlm import remeasure
+
+        remeasure(args.folder or model_dir(args.kind), args.kind, args.scenes)
+        return 0
+    model, processor = load(args.kind, args.stage)
+    print(json.dumps(evaluate(model, processor, n=args.scenes, blank=args.blank), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
