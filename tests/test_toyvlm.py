@@ -213,7 +213,7 @@ def test_labels_cover_the_assistants_words_only():
 
 
 # ------------------------------------------------------------------ the widget and the command
-def test_explorer_redraws_when_the_scene_changes(llava):
+def test_explorer_redraws_when_the_scene_changes():
     from vlmlab.widgets.toyvlm import vlm_explorer
 
     model, processor = toyvlm.load("llava", attn_implementation="eager")

@@ -325,8 +325,9 @@ def image_attention(model, processor, image, question: str) -> np.ndarray:
         raise ValueError('no attention weights: load the model with attn_implementation="eager"')
     weights = torch.stack([a[0, :, -1] for a in out.attentions]).mean(dim=(0, 1))  # (L,) over keys
     is_image = inputs["input_ids"][0] == model.config.image_token_index
-    side = int(round(int(is_image.sum()) ** 0.5))
-    return weights[is_image].reshape(side, side).numpy()
+    from .attention import to_grid
+
+    return to_grid(weights[is_image]).numpy()
 
 
 def _eval_set(n: int, seed: int, kinds=None):

@@ -70,6 +70,8 @@ LR = {"lm": 2e-3, "stage1": 2e-3, "stage2": 1e-3, "views": 5e-4}
 # scripts: --mm_tunable_parts mm_vision_tower,mm_mlp_adapter,mm_language_model, tower lr 2e-6 vs 1e-5).
 TOWER_LR_SCALE = 0.5
 PARTS = ("lm", "stage1", "stage2", "views")
+EVAL_SCENES = {"llava": 100, "llava-next": 50}  # the tiled model reads 5x the image tokens: fewer scenes, same minutes
+
 
 
 def build_tokenizer():
@@ -121,11 +123,11 @@ def build_lm(tokenizer, seed: int = 0):
 
 def build_processor(kind: str, tokenizer, clip_dir=None):
     """``LlavaProcessor`` (toy CLIP 2's ``CLIPImageProcessor``) or ``LlavaNextProcessor`` (tiles of ``PINPOINTS``)."""
-    from transformers import CLIPImageProcessor, LlavaNextImageProcessor, LlavaNextProcessor, LlavaProcessor
+    from transformers import CLIPConfig, CLIPImageProcessor, LlavaNextImageProcessor, LlavaNextProcessor, LlavaProcessor
 
     clip_dir = clip_dir or sceneclip.default_output_dir()
     images = CLIPImageProcessor.from_pretrained(clip_dir)
-    patch = json.loads((Path(clip_dir) / "config.json").read_text())["vision_config"]["patch_size"]
+    patch = CLIPConfig.from_pretrained(clip_dir).vision_config.patch_size
     common = dict(tokenizer=tokenizer, patch_size=patch, vision_feature_select_strategy="default",
                   num_additional_image_tokens=1, chat_template=CHAT_TEMPLATE)
     if kind == "llava":
@@ -311,8 +313,6 @@ def train_and_publish(kinds=toyvlm.KINDS, output=None, minutes=None, seed: int =
         log(f"published {destination}")
 
 
-EVAL_SCENES = {"llava": 100, "llava-next": 50}  # the tiled model reads 5x the image tokens: fewer scenes, same minutes
-
 
 def _save_state(state: dict, path) -> None:
     from safetensors.torch import save_file
@@ -403,6 +403,9 @@ def write_card(folder) -> Path:
         threads=facts["threads"], torch_version=facts["torch_version"], parameters=f"{facts['parameters']:,}",
         lm_parameters=f"{facts['lm_parameters']:,}", projector_parameters=f"{facts['projector_parameters']:,}",
         megabytes=facts["megabytes"], eval_scenes=facts["eval_scenes"], eval_seed=toyvlm.EVAL_SEED,
+        stages=("with `stages/` (the text-only language model and the projector at initialisation and after stage 1, "
+                "for `vlmlab.toyvlm.load(kind, stage)`; shared with `toy-llava-next`)" if (folder / "stages").is_dir()
+                else "without `stages/`: `vlmlab.toyvlm.load(kind, stage)` reads the shared ones beside `toy-llava`"),
         clip_shape=percent(clip["seen_slot_shape"]), clip_digit=percent(clip["seen_slot_digit"]),
         limits=_limits_sentence(m),
     )
