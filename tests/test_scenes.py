@@ -19,6 +19,7 @@ from vlmlab.scenes import (
     HELDOUT_RELATIONS,
     INK,
     SCENE_SHAPES,
+    SIZE_FRACTIONS,
     SceneWorld,
     glyph_reading_accuracy,
     relation,
@@ -270,6 +271,33 @@ def test_single_object_case_and_non_square_canvas():
             t, l, b, r = g.box
             assert (t < wide.slot) == g.corner.startswith("top") and (b > 56 - wide.slot) == g.corner.startswith("bottom")
             assert (l < wide.slot) == g.corner.endswith("left") and (r > 96 - wide.slot) == g.corner.endswith("right")
+
+
+def test_object_scale_grows_every_object_and_keeps_the_layout_rules():
+    plain, big = SceneWorld(128, max_objects=3), SceneWorld(128, max_objects=3, object_scale=1.6)
+    assert "objects x1.6" in repr(big) and "objects x" not in repr(plain)
+    images, scenes = big.sample(60, seed=2)
+    for image, scene in zip(images, scenes):
+        for obj in scene.objects:
+            assert obj.radius == pytest.approx(1.6 * SIZE_FRACTIONS[obj.size] * 128)
+            assert np.array_equal(painted(image, obj), shape_mask(obj))
+        boxes = [o.box for o in scene.objects]
+        for i, a in enumerate(boxes):  # still apart by the gap
+            for b in boxes[i + 1:]:
+                assert a[2] + big.gap <= b[0] or b[2] + big.gap <= a[0] or a[3] + big.gap <= b[1] or b[3] + big.gap <= a[1]
+    # Only the radii change: a scene's first draws (its objects' kinds and sizes) are the same at any scale.
+    first, first_big = plain.sample_scenes(1, 5)[0], big.sample_scenes(1, 5)[0]
+    assert [(o.colour, o.shape, o.size) for o in first.objects] == [(o.colour, o.shape, o.size) for o in first_big.objects]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(canvas_size=128, object_scale=1.6), r"4 large objects at object_scale=1.6 do not fit on canvas \(128, 128\) .*fewer objects"),
+    (dict(canvas_size=128, max_objects=3, object_scale=1.8), r"3 large objects at object_scale=1.8 do not fit"),
+    (dict(object_scale=0.1), r"object_scale must be in \[0.25, 4.0\], got 0.1"),
+])
+def test_object_scale_that_cannot_fit_is_refused_up_front(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SceneWorld(**kwargs)
 
 
 def test_clutter_and_noise_are_part_of_the_scene():

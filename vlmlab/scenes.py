@@ -194,11 +194,16 @@ class SceneWorld:
         noise: standard deviation of per-pixel noise (0-255 scale).
         background_noise: standard deviation of a per-scene shift of the
             background grey.
+        object_scale: every object's radius is ``SIZE_FRACTIONS[size] * object_scale``
+            of the shorter side (default 1); larger objects keep more of their
+            outline when the canvas is shrunk for a low-resolution encoder.
+            Placement must still fit ``max_objects`` of them (checked).
     """
 
     def __init__(self, canvas_size=64, min_objects: int = 1, max_objects: int = 4,
                  colours=None, shapes=None, heldout=None, heldout_relations=None, max_glyphs: int = 2,
-                 glyph_scale: int = 1, clutter: int = 0, noise: float = 0.0, background_noise: float = 6.0):
+                 glyph_scale: int = 1, clutter: int = 0, noise: float = 0.0, background_noise: float = 6.0,
+                 object_scale: float = 1.0):
         self.canvas_size = as_size(canvas_size, "canvas_size")
         side = min(self.canvas_size)
         if side < MIN_CANVAS_SIDE:
@@ -215,6 +220,7 @@ class SceneWorld:
         self.heldout_relations = self._check_heldout_relations(heldout_relations)
         self.max_glyphs = as_int_in_range(max_glyphs, "max_glyphs", 0, len(CORNERS), " (one per corner)")
         self.glyph_scale = as_positive_int(glyph_scale, "glyph_scale")
+        self.object_scale = as_float_in_range(object_scale, "object_scale", 0.25, 4.0)
         self.clutter = as_int_in_range(clutter, "clutter", 0, 64)
         self.noise = as_float_in_range(noise, "noise", 0.0, 64.0)
         self.background_noise = as_float_in_range(background_noise, "background_noise", 0.0, 32.0)
@@ -225,6 +231,7 @@ class SceneWorld:
         self.margin = RELATION_MARGIN * side
         if self.max_glyphs:
             self._check_glyph_fits()
+        self._check_objects_fit()
         self.pairs = tuple(itertools.product(self.colours, self.shapes))
         self.train_pairs = tuple(p for p in self.pairs if p not in self.heldout_pairs)
 
@@ -232,7 +239,8 @@ class SceneWorld:
         return (
             f"SceneWorld(canvas_size={self.canvas_size}, objects {self.min_objects}-{self.max_objects}, "
             f"{len(self.colours)} colours x {len(self.shapes)} shapes, {len(self.heldout_pairs)} held out, "
-            f"up to {self.max_glyphs} glyphs at scale {self.glyph_scale})"
+            f"up to {self.max_glyphs} glyphs at scale {self.glyph_scale}"
+            + (f", objects x{self.object_scale:g}" if self.object_scale != 1 else "") + ")"
         )
 
     # ------------------------------------------------------------ checks
@@ -274,6 +282,19 @@ class SceneWorld:
                 f"on this canvas (corner squares of {self.slot} px); a canvas of at least {smallest_side} px "
                 f"a side fits this scale, or set max_glyphs=0"
             )
+
+    def _check_objects_fit(self) -> None:
+        # The hardest layout, max_objects large objects, must be placeable: try it once with a fixed
+        # seed, so a scale that cannot fit fails here with advice instead of deep inside sample().
+        large = SIZE_FRACTIONS["large"] * self.object_scale * min(self.canvas_size)
+        try:
+            self._place(np.random.default_rng(0), [large] * self.max_objects, tries=60)
+        except RuntimeError:
+            raise ValueError(
+                f"{self.max_objects} large objects at object_scale={self.object_scale} do not fit on canvas "
+                f"{self.canvas_size} with their gaps and the corner squares; use fewer objects (max_objects) "
+                f"or a smaller object_scale"
+            ) from None
 
     # ---------------------------------------------------------- sampling
     def sample_scenes(self, n: int, seed: int, split: str = "train") -> list[Scene]:
@@ -338,7 +359,7 @@ class SceneWorld:
             n = int(rng.integers(self.min_objects, self.max_objects + 1))
         kinds = self._draw_kinds(rng, n, split)
         sizes = [str(s) for s in rng.choice(tuple(SIZE_FRACTIONS), size=n)]
-        radii = [SIZE_FRACTIONS[s] * min(self.canvas_size) for s in sizes]
+        radii = [SIZE_FRACTIONS[s] * self.object_scale * min(self.canvas_size) for s in sizes]
         centres = self._place(rng, radii)
         objects = tuple(
             SceneObject(colour, shape, size, centre, radius)
