@@ -10,10 +10,10 @@
    scene's caption (LLaVA: Liu et al. 2023, https://arxiv.org/abs/2304.08485;
    LLaVA-1.5: Liu et al. 2023, https://arxiv.org/abs/2310.03744).
 3. **Stage 2, instruction tuning** (``train_stage(..., "stage2")``): the
-   projector and the language model learn together on conversations of
-   questions and answers about each scene (``vlmlab.grammar.questions``),
-   several turns per image as in LLaVA's instruction data. The vision tower
-   stays frozen throughout.
+   projector, the language model and the vision tower (at ``TOWER_LR_SCALE``
+   of the rate) learn together on conversations of questions and answers
+   about each scene (``vlmlab.grammar.questions``), several turns per image
+   as in LLaVA's instruction data.
 
 The loss is next-token cross-entropy on the assistant's words only (the
 prompt, the image tokens and the user's words are masked with ``-100``),
@@ -66,8 +66,9 @@ LM_ARCH = dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=4, inte
 STEPS = {"lm": 600, "stage1": 600, "stage2": 2500, "views": 400}
 BATCH = 16
 LR = {"lm": 2e-3, "stage1": 2e-3, "stage2": 1e-3, "views": 5e-4}
-# Stage 2 also fine-tunes the vision tower, at this fraction of the learning rate (LLaVA-NeXT's training
-# scripts: --mm_tunable_parts mm_vision_tower,mm_mlp_adapter,mm_language_model, tower lr 2e-6 vs 1e-5).
+# Stage 2 also fine-tunes the vision tower, at this fraction of the learning rate. LLaVA-NeXT's training scripts
+# tune it at a fifth (--mm_tunable_parts mm_vision_tower,mm_mlp_adapter,mm_language_model, tower lr 2e-6 vs 1e-5);
+# the toy at half, because toy CLIP 2 knows shapes and digits far less well than a real CLIP (its card).
 TOWER_LR_SCALE = 0.5
 PARTS = ("lm", "stage1", "stage2", "views")
 EVAL_SCENES = {"llava": 100, "llava-next": 50}  # the tiled model reads 5x the image tokens: fewer scenes, same minutes
