@@ -235,6 +235,56 @@ def test_image_attention_needs_eager_attention_and_the_single_view_model(llava, 
         toyvlm.image_attention(llava_next[0], llava_next[1], scenes[0][0], "how many objects?")
 
 
+# ------------------------------------------------------------------ what the tower holds
+def test_probe_examples_are_the_things_pixels_in_each_view():
+    from vlmlab.toyvlm import _probe_examples
+
+    views, boxes, labels = _probe_examples("digit", "tile", 40, seed=3)
+    assert views.shape == (40, toyvlm.TILE_SIZE, toyvlm.TILE_SIZE, 3) and labels.shape == (40,)
+    images, scenes = toyvlm.world().sample(40, seed=3)
+    glyphs = [(i, g) for i, sc in enumerate(scenes) for g in sc.glyphs][:40]
+    for view, box, label, (i, g) in zip(views, boxes, labels, glyphs):
+        top = 0 if g.corner.startswith("top") else toyvlm.TILE_SIZE
+        left = 0 if g.corner.endswith("left") else toyvlm.TILE_SIZE
+        assert box == (g.top - top, g.left - left, g.top - top + 5, g.left - left + 3) and str(label) == g.char
+        assert np.array_equal(view, images[i][top:top + toyvlm.TILE_SIZE, left:left + toyvlm.TILE_SIZE])
+    views, boxes, labels = _probe_examples("shape", "single", 30, seed=4)
+    assert views.shape == (30, toyvlm.CANVAS_SIZE, toyvlm.CANVAS_SIZE, 3)
+
+
+def test_tower_probe_is_deterministic_and_reads_colour_but_not_a_shuffled_label(llava):
+    model, processor = llava
+    tower, images = model.model.vision_tower, processor.image_processor
+    colour = toyvlm.tower_probe(tower, images, "colour", n_fit=240, n_test=120)
+    assert colour >= 0.9, colour  # colour is in every patch the object touches
+    assert toyvlm.tower_probe(tower, images, "colour", n_fit=240, n_test=120) == colour
+    # The control: the same features against labels that do not belong to them score near chance (1/6).
+    from vlmlab import toyvlm as module
+
+    real = module._probe_examples
+
+    def shuffled(*args):
+        views, boxes, labels = real(*args)
+        return views, boxes, np.random.default_rng(0).permutation(labels)
+
+    try:
+        module._probe_examples = shuffled
+        assert toyvlm.tower_probe(tower, images, "colour", n_fit=240, n_test=120) < 0.4
+    finally:
+        module._probe_examples = real
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(field="texture"), r"field must be one of \['colour', 'digit', 'shape', 'size'\], got 'texture'"),
+    (dict(view="tiles"), r"view must be one of \['single', 'tile'\]"),
+    (dict(n_fit=5), r"n_fit must be in \[20, 100000\]"),
+])
+def test_tower_probe_refuses_bad_arguments(llava, kwargs, match):
+    model, processor = llava
+    with pytest.raises((ValueError, TypeError), match=match):
+        toyvlm.tower_probe(model.model.vision_tower, processor.image_processor, **kwargs)
+
+
 def test_command_evaluates(capsys):
     assert toyvlm.main(["evaluate", "--kind", "llava", "--scenes", "2"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -49,7 +49,7 @@ from .scenes import SceneWorld
 
 __all__ = ["KINDS", "STAGES", "CANVAS_SIZE", "TILE_SIZE", "PINPOINTS", "EVAL_SEED", "INSTRUCTION", "MAX_QUESTION_WORDS",
            "world", "model_dir", "load", "prompt", "unknown_words", "ask", "answer", "blank_image",
-           "conversation", "answer_labels", "encode", "caption_word_accuracy", "image_attention", "evaluate", "main"]
+           "conversation", "answer_labels", "encode", "caption_word_accuracy", "image_attention", "PROBE_FIELDS", "PROBE_VIEWS", "tower_probe", "evaluate", "main"]
 
 KINDS = ("llava", "llava-next")
 STAGES = ("untrained", "stage1", "final")  # projector at initialisation; after feature alignment; after instruction tuning
@@ -328,6 +328,89 @@ def image_attention(model, processor, image, question: str) -> np.ndarray:
     from .attention import to_grid
 
     return to_grid(weights[is_image]).numpy()
+
+
+PROBE_FIELDS = ("colour", "shape", "size", "digit")
+PROBE_VIEWS = ("single", "tile")
+
+
+def _probe_examples(field: str, view: str, n: int, seed: int):
+    """``n`` probe examples: ``(views (n, 64, 64, 3) or (n, 128, 128, 3), boxes in view pixels, labels)``."""
+    from .glyphs import DIGITS
+    from .scenes import SCENE_SHAPES, SIZE_FRACTIONS
+    from .shapes import COLOURS
+
+    classes = {"colour": list(COLOURS), "shape": list(SCENE_SHAPES), "size": list(SIZE_FRACTIONS),
+               "digit": list(DIGITS)}[field]
+    source = world() if field == "digit" else SceneWorld(CANVAS_SIZE, max_objects=1, max_glyphs=4, glyph_scale=1)
+    images, scenes = source.sample(n, seed=seed)
+    views, boxes, labels = [], [], []
+    for image, scene in zip(images, scenes):
+        things = scene.glyphs if field == "digit" else scene.objects[:1]
+        for thing in things:
+            box = thing.box
+            if view == "tile":  # the 64-pixel quadrant (LLaVA-NeXT's tile) that holds the thing's centre
+                cy, cx = (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
+                top, left = (cy // TILE_SIZE) * TILE_SIZE, (cx // TILE_SIZE) * TILE_SIZE
+                image_view = image[top:top + TILE_SIZE, left:left + TILE_SIZE]
+                box = (max(box[0] - top, 0), max(box[1] - left, 0),
+                       min(box[2] - top, TILE_SIZE), min(box[3] - left, TILE_SIZE))
+            else:
+                image_view = image
+            value = thing.char if field == "digit" else getattr(thing, field)
+            views.append(image_view)
+            boxes.append(box)
+            labels.append(classes.index(value))
+    return np.stack(views[:n]), boxes[:n], np.array(labels[:n])
+
+
+def tower_probe(tower, image_processor, field: str = "shape", view: str = "single", n_fit: int = 1200,
+                n_test: int = 400, seed: int = EVAL_SEED, layer: int = -2) -> float:
+    """How much of ``field`` a vision tower's patch features hold, read by a straight line.
+
+    For each example (one object of a one-object scene, or one digit), the
+    tower's ``hidden_states[layer]`` patch tokens (CLS dropped, as the toy
+    VLMs read them) are averaged over the patches the thing's box touches,
+    and a closed-form linear classifier (``vlmlab.sceneclip.linear_probe``)
+    fitted on ``n_fit`` examples is scored on ``n_test`` fresh ones.
+
+    Args:
+        tower: a CLIP vision tower (``model.model.vision_tower`` of a toy VLM,
+            or ``CLIPModel.vision_model``).
+        image_processor: its ``CLIPImageProcessor`` (``processor.image_processor``).
+        field: ``"colour"``, ``"shape"``, ``"size"`` or ``"digit"``.
+        view: ``"single"``: the 128-pixel scene shrunk to 64, as LLaVA-1.5
+            sees it; ``"tile"``: the 64-pixel quadrant at full resolution
+            that holds the thing, as LLaVA-NeXT's tiles show it.
+
+    Returns the test accuracy (chance: one over the number of classes). The
+    examples are drawn from ``seed`` and ``seed + 1`` (fitting and test): the
+    same arguments give the same number.
+    """
+    import torch
+
+    from .attention import box_coverage
+    from .sceneclip import linear_probe
+
+    check_choice(field, PROBE_FIELDS, "field")
+    check_choice(view, PROBE_VIEWS, "view")
+    n_fit = as_int_in_range(n_fit, "n_fit", 20, 100_000)
+    n_test = as_int_in_range(n_test, "n_test", 20, 100_000)
+    seed = as_seed(seed)
+
+    def features(n, s):
+        images, boxes, labels = _probe_examples(field, view, n, s)
+        pixels = image_processor(images=list(images), return_tensors="pt")["pixel_values"]
+        with torch.no_grad():
+            tokens = tower(pixel_values=pixels, output_hidden_states=True).hidden_states[layer][:, 1:]
+        side = int(round(tokens.shape[1] ** 0.5))
+        pooled = [tokens[k][box_coverage([box], images.shape[1:3], (side, side)) > 0].mean(0)
+                  for k, box in enumerate(boxes)]
+        return torch.stack(pooled), labels
+
+    fit_x, fit_y = features(n_fit, seed)
+    test_x, test_y = features(n_test, seed + 1)
+    return linear_probe(fit_x, fit_y, test_x, test_y)
 
 
 def _eval_set(n: int, seed: int, kinds=None):
