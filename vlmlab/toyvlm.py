@@ -48,8 +48,9 @@ from ._validate import as_int_in_range, as_seed, check_choice
 from .scenes import SceneWorld
 
 __all__ = ["KINDS", "STAGES", "CANVAS_SIZE", "TILE_SIZE", "PINPOINTS", "EVAL_SEED", "INSTRUCTION", "MAX_QUESTION_WORDS",
-           "world", "model_dir", "load", "prompt", "unknown_words", "ask", "answer", "blank_image",
-           "conversation", "answer_labels", "encode", "caption_word_accuracy", "image_attention", "PROBE_FIELDS", "PROBE_VIEWS", "tower_probe", "evaluate", "main"]
+           "world", "one_object_world", "model_dir", "load", "prompt", "unknown_words", "ask", "answer", "blank_image",
+           "conversation", "answer_labels", "encode", "caption_word_accuracy", "image_attention",
+           "PROBE_FIELDS", "PROBE_VIEWS", "tower_probe", "evaluate", "main"]
 
 KINDS = ("llava", "llava-next")
 STAGES = ("untrained", "stage1", "final")  # projector at initialisation; after feature alignment; after instruction tuning
@@ -67,6 +68,11 @@ _DATA = Path(__file__).resolve().parent.parent / "data"
 def world() -> SceneWorld:
     """ShapesWorld 2 at 128 pixels: 1-4 objects, up to four digits 5×3 pixels (scale 1) in the corners."""
     return SceneWorld(CANVAS_SIZE, max_glyphs=4, glyph_scale=1)
+
+
+def one_object_world() -> SceneWorld:
+    """:func:`world` with one object per scene: no second object can be mistaken for the one asked about."""
+    return SceneWorld(CANVAS_SIZE, max_objects=1, max_glyphs=4, glyph_scale=1)
 
 
 def model_dir(kind: str = "llava") -> Path:
@@ -342,7 +348,7 @@ def _probe_examples(field: str, view: str, n: int, seed: int):
 
     classes = {"colour": list(COLOURS), "shape": list(SCENE_SHAPES), "size": list(SIZE_FRACTIONS),
                "digit": list(DIGITS)}[field]
-    source = world() if field == "digit" else SceneWorld(CANVAS_SIZE, max_objects=1, max_glyphs=4, glyph_scale=1)
+    source = world() if field == "digit" else one_object_world()
     images, scenes = source.sample(n, seed=seed)
     views, boxes, labels = [], [], []
     for image, scene in zip(images, scenes):
@@ -389,7 +395,7 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
     """
     import torch
 
-    from .attention import box_coverage
+    from .attention import box_coverage, to_grid
     from .sceneclip import linear_probe
 
     check_choice(field, PROBE_FIELDS, "field")
@@ -403,9 +409,8 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
         pixels = image_processor(images=list(images), return_tensors="pt")["pixel_values"]
         with torch.no_grad():
             tokens = tower(pixel_values=pixels, output_hidden_states=True).hidden_states[layer][:, 1:]
-        side = int(round(tokens.shape[1] ** 0.5))
-        pooled = [tokens[k][box_coverage([box], images.shape[1:3], (side, side)) > 0].mean(0)
-                  for k, box in enumerate(boxes)]
+        grid = tuple(to_grid(tokens[0, :, 0]).shape)  # (rows, cols) of the square patch grid
+        pooled = [tokens[k][box_coverage([box], images.shape[1:3], grid) > 0].mean(0) for k, box in enumerate(boxes)]
         return torch.stack(pooled), labels
 
     fit_x, fit_y = features(n_fit, seed)
@@ -414,7 +419,7 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
 
 
 def _eval_set(n: int, seed: int, kinds=None):
-    """``n`` fresh scenes and every question about them: ``(images, [(scene index, Question)])``."""
+    """``n`` fresh scenes and every question about them: ``(images, scenes, [(scene index, Question)])``."""
     images, scenes = world().sample(n, seed=seed)
     items = [(i, q) for i, s in enumerate(scenes) for q in grammar.questions(s) if kinds is None or q.kind in kinds]
     return images, scenes, items
@@ -446,7 +451,7 @@ def evaluate(model, processor, n: int = 200, seed: int = EVAL_SEED, kinds=None, 
 
 
 def main(argv=None) -> int:
-    """``python -m vlmlab.toyvlm {train,evaluate,card}``."""
+    """``python -m vlmlab.toyvlm {train,measure,evaluate}``."""
     parser = argparse.ArgumentParser(prog="python -m vlmlab.toyvlm", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train the text LM, then a toy VLM's two stages, and publish it under data/")
