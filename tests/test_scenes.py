@@ -361,3 +361,43 @@ def test_bad_sampling_arguments(world):
 def test_docstring_examples_run():
     result = doctest.testmod(scenes_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_glyph_cell_centres_every_digit_in_one_patch_of_the_grid():
+    plain, snapped = SceneWorld(128, max_glyphs=4), SceneWorld(128, max_glyphs=4, glyph_cell=8)
+    assert "glyphs in 8-px cells" in repr(snapped) and "cells" not in repr(plain)
+    images, scenes = snapped.sample(80, seed=4)
+    places, cells = set(), set()
+    for image, scene in zip(images, scenes):
+        for g in scene.glyphs:
+            top, left, bottom, right = g.box
+            assert (top // 8, left // 8) == ((bottom - 1) // 8, (right - 1) // 8)  # inside one cell
+            places.add((top % 8, left % 8))
+            cells.add((g.corner, top // 8, left // 8))
+            assert read_glyph(image[top:bottom, left:right], g.scale) == g.char  # drawn where the scene says
+        for obj in scene.objects:  # objects still keep off the corner squares
+            assert not any(_overlaps(obj.box, c) for c in _corner_squares(snapped))
+    assert places == {(1, 2)}  # a 5x3 glyph in the middle of an 8-pixel cell, the same in every corner
+    assert len(cells) == 16  # two cells a side fit in each 18-pixel corner square: four places per corner
+    # Random offsets by default: glyphs straddle cell borders.
+    straddle = [g for s in plain.sample_scenes(80, 4) for g in s.glyphs if g.box[0] // 8 != (g.box[2] - 1) // 8]
+    assert straddle
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(glyph_cell=6), r"glyph_cell=6 is too small for glyph_scale=1: .* at least 7 px"),
+    (dict(glyph_cell=20), r"glyph_cell=20 is larger than the corner squares of canvas \(128, 128\) \(18 px\)"),
+    (dict(glyph_cell=-1), r"glyph_cell must be in \[0, 10000\], got -1"),
+])
+def test_glyph_cell_that_cannot_hold_a_glyph_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SceneWorld(128, max_glyphs=4, **kwargs)
+
+
+def _corner_squares(world):
+    (height, width), s = world.canvas_size, world.slot
+    return [(0, 0, s, s), (0, width - s, s, width), (height - s, 0, height, s), (height - s, width - s, height, width)]
+
+
+def _overlaps(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

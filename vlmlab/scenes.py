@@ -198,12 +198,19 @@ class SceneWorld:
             of the shorter side (default 1); larger objects keep more of their
             outline when the canvas is shrunk for a low-resolution encoder.
             Placement must still fit ``max_objects`` of them (checked).
+        glyph_cell: 0 (default): a glyph sits anywhere in its corner square.
+            A pixel count such as 8: a glyph sits centred in one cell of a
+            grid of ``glyph_cell``-pixel cells counted from the canvas's
+            edges, a cell chosen at random among those inside the corner
+            square. With a canvas side a multiple of the cell and the cell an
+            encoder's patch, every glyph fills the middle of one patch of any
+            tile cut on that grid, always at the same place in it.
     """
 
     def __init__(self, canvas_size=64, min_objects: int = 1, max_objects: int = 4,
                  colours=None, shapes=None, heldout=None, heldout_relations=None, max_glyphs: int = 2,
                  glyph_scale: int = 1, clutter: int = 0, noise: float = 0.0, background_noise: float = 6.0,
-                 object_scale: float = 1.0):
+                 object_scale: float = 1.0, glyph_cell: int = 0):
         self.canvas_size = as_size(canvas_size, "canvas_size")
         side = min(self.canvas_size)
         if side < MIN_CANVAS_SIDE:
@@ -221,6 +228,7 @@ class SceneWorld:
         self.max_glyphs = as_int_in_range(max_glyphs, "max_glyphs", 0, len(CORNERS), " (one per corner)")
         self.glyph_scale = as_positive_int(glyph_scale, "glyph_scale")
         self.object_scale = as_float_in_range(object_scale, "object_scale", 0.25, 4.0)
+        self.glyph_cell = as_int_in_range(glyph_cell, "glyph_cell", 0, 10**4)
         self.clutter = as_int_in_range(clutter, "clutter", 0, 64)
         self.noise = as_float_in_range(noise, "noise", 0.0, 64.0)
         self.background_noise = as_float_in_range(background_noise, "background_noise", 0.0, 32.0)
@@ -240,7 +248,8 @@ class SceneWorld:
             f"SceneWorld(canvas_size={self.canvas_size}, objects {self.min_objects}-{self.max_objects}, "
             f"{len(self.colours)} colours x {len(self.shapes)} shapes, {len(self.heldout_pairs)} held out, "
             f"up to {self.max_glyphs} glyphs at scale {self.glyph_scale}"
-            + (f", objects x{self.object_scale:g}" if self.object_scale != 1 else "") + ")"
+            + (f", objects x{self.object_scale:g}" if self.object_scale != 1 else "")
+            + (f", glyphs in {self.glyph_cell}-px cells" if self.glyph_cell else "") + ")"
         )
 
     # ------------------------------------------------------------ checks
@@ -271,8 +280,16 @@ class SceneWorld:
         return tuple(dict.fromkeys(checked))
 
     def _check_glyph_fits(self) -> None:
-        # A glyph keeps one pixel clear on each side inside its corner square.
+        # A glyph keeps one pixel clear on each side inside its corner square (or its cell).
         need = glyph_size(self.glyph_scale)[0] + 2
+        if self.glyph_cell:
+            if self.glyph_cell < need:
+                raise ValueError(f"glyph_cell={self.glyph_cell} is too small for glyph_scale={self.glyph_scale}: "
+                                 f"a cell must hold the {glyph_size(self.glyph_scale)[0]}-pixel glyph and a clear "
+                                 f"pixel on each side, at least {need} px")
+            if self.glyph_cell > self.slot:
+                raise ValueError(f"glyph_cell={self.glyph_cell} is larger than the corner squares of canvas "
+                                 f"{self.canvas_size} ({self.slot} px): no cell fits inside one")
         if self.slot < need:
             largest = (self.slot - 2) // glyph_size(1)[0]
             smallest_side = next(s for s in itertools.count(MIN_CANVAS_SIDE) if math.ceil(GLYPH_SLOT * s) >= need)
@@ -419,13 +436,18 @@ class SceneWorld:
         height, width = self.canvas_size
         gh, gw = glyph_size(self.glyph_scale)
         glyphs = []
+        cell, cells = self.glyph_cell, self.slot // max(self.glyph_cell, 1)  # cells inside a corner square, a side
         for k in corners:
             corner = CORNERS[k]
-            # Offset inside the corner square, one clear pixel on each side.
-            dy = 1 + int(rng.integers(0, self.slot - gh - 1))
-            dx = 1 + int(rng.integers(0, self.slot - gw - 1))
-            top = dy if corner.startswith("top") else height - dy - gh
-            left = dx if corner.endswith("left") else width - dx - gw
+            if cell:  # the centre of a random cell, counted from this corner's two edges
+                cy, cx = (int(v) for v in rng.integers(0, cells, size=2))
+                near_top, near_left = cy * cell + (cell - gh) // 2, cx * cell + (cell - gw) // 2
+                far_top, far_left = (cy + 1) * cell - (cell - gh) // 2 - gh, (cx + 1) * cell - (cell - gw) // 2 - gw
+            else:  # anywhere inside the corner square, one clear pixel on each side
+                near_top = far_top = 1 + int(rng.integers(0, self.slot - gh - 1))
+                near_left = far_left = 1 + int(rng.integers(0, self.slot - gw - 1))
+            top = near_top if corner.startswith("top") else height - far_top - gh
+            left = near_left if corner.endswith("left") else width - far_left - gw
             glyphs.append(Glyph(str(rng.choice(DIGITS)), corner, top, left, self.glyph_scale))
         return tuple(glyphs)
 
