@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from vlmlab import grammar, toyvlm
+from vlmlab.scenes import SceneWorld
 from vlmlab.training import toyvlm as training
 
 SCENES = 24  # a small fixed set of fresh scenes, enough to tell a model that reads from one that guesses
@@ -274,10 +275,27 @@ def test_tower_probe_is_deterministic_and_reads_colour_but_not_a_shuffled_label(
         module._probe_examples = real
 
 
+def test_tower_reads_a_digit_in_its_patch_but_not_at_a_random_offset_or_shrunk():
+    """Why the toy VLMs' world centres each digit in a patch (``toyvlm.GLYPH_CELL``), measured on toy CLIP 2's tower."""
+    from transformers import CLIPImageProcessor, CLIPModel
+    from vlmlab.sceneclip import default_output_dir
+
+    tower = CLIPModel.from_pretrained(default_output_dir()).vision_model
+    images = CLIPImageProcessor.from_pretrained(default_output_dir())
+    assert toyvlm.world().glyph_cell == toyvlm.GLYPH_CELL == 8
+    probe = dict(n_fit=300, n_test=150)
+    in_patch = toyvlm.tower_probe(tower, images, "digit", "tile", **probe)
+    shrunk = toyvlm.tower_probe(tower, images, "digit", "single", **probe)
+    anywhere = toyvlm.tower_probe(tower, images, "digit", "tile", world=SceneWorld(128, max_glyphs=4), **probe)
+    assert in_patch >= 0.95 and shrunk <= in_patch - 0.3 and anywhere <= 0.5, (in_patch, shrunk, anywhere)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(field="texture"), r"field must be one of \['colour', 'digit', 'shape', 'size'\], got 'texture'"),
     (dict(view="tiles"), r"view must be one of \['single', 'tile'\]"),
     (dict(n_fit=5), r"n_fit must be in \[20, 100000\]"),
+    (dict(world="scenes"), r"world must be a SceneWorld of 128x128 pixels, got 'scenes'"),
+    (dict(field="digit", world=SceneWorld(128, max_glyphs=0)), r"world draws no digits"),
 ])
 def test_tower_probe_refuses_bad_arguments(llava, kwargs, match):
     model, processor = llava

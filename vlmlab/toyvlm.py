@@ -43,11 +43,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import grammar
+from . import grammar, sceneclip
 from ._validate import as_int_in_range, as_seed, check_choice
 from .scenes import SceneWorld
 
-__all__ = ["KINDS", "STAGES", "CANVAS_SIZE", "TILE_SIZE", "PINPOINTS", "EVAL_SEED", "INSTRUCTION", "MAX_QUESTION_WORDS",
+__all__ = ["KINDS", "STAGES", "CANVAS_SIZE", "TILE_SIZE", "PINPOINTS", "GLYPH_CELL", "EVAL_SEED", "INSTRUCTION", "MAX_QUESTION_WORDS",
            "world", "one_object_world", "model_dir", "load", "prompt", "unknown_words", "ask", "answer", "blank_image",
            "conversation", "answer_labels", "encode", "caption_word_accuracy", "image_attention",
            "PROBE_FIELDS", "PROBE_VIEWS", "tower_probe", "evaluate", "main"]
@@ -58,6 +58,12 @@ CANVAS_SIZE = 128  # the scenes the toy VLMs are asked about
 TILE_SIZE = 64  # toy CLIP 2's input: LLaVA-NeXT's tiles and base view
 # LLaVA-NeXT's grid pinpoints ([[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]) scaled to 64-pixel tiles.
 PINPOINTS = [[64, 128], [128, 64], [128, 128], [192, 64], [64, 192]]
+# A digit sits in the middle of one patch of the tile that holds it, always at the same place. Toy CLIP 2's tower
+# reads a digit placed so (tower_probe: 1.00 in a tile) but hardly one at a random offset inside a patch (0.2):
+# 20 minutes of training have not taught it the translation invariance that a real CLIP has learned from
+# billions of images. Snapping the digits to the grid keeps that out of the tiling experiment, which is about
+# resolution: shrunk to 64 pixels with its canvas, the same digit is 2.5 pixels tall.
+GLYPH_CELL = sceneclip.ARCH["patch_size"]
 EVAL_SEED = 2_000_000_011  # evaluation scenes; training seeds stay below 10**9 (vlmlab.training.toyvlm)
 INSTRUCTION = "describe the image"  # the stage-1 request, answered with the scene's caption
 MAX_QUESTION_WORDS = 32
@@ -66,13 +72,14 @@ _DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def world() -> SceneWorld:
-    """ShapesWorld 2 at 128 pixels: 1-4 objects, up to four digits 5×3 pixels (scale 1) in the corners."""
-    return SceneWorld(CANVAS_SIZE, max_glyphs=4, glyph_scale=1)
+    """ShapesWorld 2 at 128 pixels: 1-4 objects, up to four digits 5×3 pixels (scale 1) in the corners,
+    each centred in a cell of toy CLIP 2's 8-pixel patch grid (``GLYPH_CELL``)."""
+    return SceneWorld(CANVAS_SIZE, max_glyphs=4, glyph_scale=1, glyph_cell=GLYPH_CELL)
 
 
 def one_object_world() -> SceneWorld:
     """:func:`world` with one object per scene: no second object can be mistaken for the one asked about."""
-    return SceneWorld(CANVAS_SIZE, max_objects=1, max_glyphs=4, glyph_scale=1)
+    return SceneWorld(CANVAS_SIZE, max_objects=1, max_glyphs=4, glyph_scale=1, glyph_cell=GLYPH_CELL)
 
 
 def model_dir(kind: str = "llava") -> Path:
@@ -340,7 +347,7 @@ PROBE_FIELDS = ("colour", "shape", "size", "digit")
 PROBE_VIEWS = ("single", "tile")
 
 
-def _probe_examples(field: str, view: str, n: int, seed: int):
+def _probe_examples(field: str, view: str, n: int, seed: int, source: SceneWorld | None = None):
     """``n`` probe examples: ``(views (n, 64, 64, 3) or (n, 128, 128, 3), boxes in view pixels, labels)``."""
     from .glyphs import DIGITS
     from .scenes import SCENE_SHAPES, SIZE_FRACTIONS
@@ -348,7 +355,7 @@ def _probe_examples(field: str, view: str, n: int, seed: int):
 
     classes = {"colour": list(COLOURS), "shape": list(SCENE_SHAPES), "size": list(SIZE_FRACTIONS),
                "digit": list(DIGITS)}[field]
-    source = world() if field == "digit" else one_object_world()
+    source = source or (world() if field == "digit" else one_object_world())
     images, scenes = source.sample(n, seed=seed)
     views, boxes, labels = [], [], []
     for image, scene in zip(images, scenes):
@@ -371,7 +378,7 @@ def _probe_examples(field: str, view: str, n: int, seed: int):
 
 
 def tower_probe(tower, image_processor, field: str = "shape", view: str = "single", n_fit: int = 1200,
-                n_test: int = 400, seed: int = EVAL_SEED, layer: int = -2) -> float:
+                n_test: int = 400, seed: int = EVAL_SEED, layer: int = -2, world: SceneWorld | None = None) -> float:
     """How much of ``field`` a vision tower's patch features hold, read by a straight line.
 
     For each example (one object of a one-object scene, or one digit), the
@@ -388,6 +395,9 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
         view: ``"single"``: the 128-pixel scene shrunk to 64, as LLaVA-1.5
             sees it; ``"tile"``: the 64-pixel quadrant at full resolution
             that holds the thing, as LLaVA-NeXT's tiles show it.
+        world: the 128-pixel ``SceneWorld`` to draw from; default
+            :func:`world` for digits, :func:`one_object_world` for the rest
+            (the first object of each scene is the one probed).
 
     Returns the test accuracy (chance: one over the number of classes). The
     examples are drawn from ``seed`` and ``seed + 1`` (fitting and test): the
@@ -403,9 +413,13 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
     n_fit = as_int_in_range(n_fit, "n_fit", 20, 100_000)
     n_test = as_int_in_range(n_test, "n_test", 20, 100_000)
     seed = as_seed(seed)
+    if world is not None and not (isinstance(world, SceneWorld) and world.canvas_size == (CANVAS_SIZE, CANVAS_SIZE)):
+        raise ValueError(f"world must be a SceneWorld of {CANVAS_SIZE}x{CANVAS_SIZE} pixels, got {world!r}")
+    if world is not None and field == "digit" and not world.max_glyphs:
+        raise ValueError(f"world draws no digits (max_glyphs=0): nothing to probe for field 'digit'")
 
     def features(n, s):
-        images, boxes, labels = _probe_examples(field, view, n, s)
+        images, boxes, labels = _probe_examples(field, view, n, s, world)
         pixels = image_processor(images=list(images), return_tensors="pt")["pixel_values"]
         with torch.no_grad():
             tokens = tower(pixel_values=pixels, output_hidden_states=True).hidden_states[layer][:, 1:]
