@@ -409,6 +409,7 @@ def write_card(folder) -> Path:
                 else "without `stages/`: `vlmlab.toyvlm.load(kind, stage)` reads the shared ones beside `toy-llava`"),
         clip_shape=percent(clip["seen_slot_shape"]), clip_digit=percent(clip["seen_slot_digit"]),
         limits=_limits_sentence(m),
+        glyph_cell=toyvlm.GLYPH_CELL,
     )
     path = folder / "README.md"
     path.write_text(render_template("toyvlm_card.md", values), encoding="utf-8")
