@@ -20,8 +20,8 @@ prompt, the image tokens and the user's words are masked with ``-100``),
 as in LLaVA.
 
 Seeds: the batch ``k`` of part ``p`` (0: language model, 1: stage 1,
-2: stage 2) draws its scenes with seed ``3 * (seed * 10**6 + k) + p``, below
-``10**9`` for any seed under 300; evaluation (``vlmlab.toyvlm.EVAL_SEED``)
+2: stage 2, 3: the last part, on each toy's views) draws its scenes with seed
+``4 * (seed * 10**6 + k) + p``, below ``10**9`` for any seed under 250; evaluation (``vlmlab.toyvlm.EVAL_SEED``)
 uses seeds above ``10**9``.
 """
 
