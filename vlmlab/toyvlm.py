@@ -59,9 +59,9 @@ TILE_SIZE = 64  # toy CLIP 2's input: LLaVA-NeXT's tiles and base view
 # LLaVA-NeXT's grid pinpoints ([[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]) scaled to 64-pixel tiles.
 PINPOINTS = [[64, 128], [128, 64], [128, 128], [192, 64], [64, 192]]
 # A digit sits in the middle of one patch of the tile that holds it, always at the same place. Toy CLIP 2's tower
-# reads a digit placed so (tower_probe: 1.00 in a tile) but hardly one at a random offset inside a patch (0.2):
-# 20 minutes of training have not taught it the translation invariance that a real CLIP has learned from
-# billions of images. Snapping the digits to the grid keeps that out of the tiling experiment, which is about
+# reads a digit placed so (tower_probe: 1.00 in a tile) but hardly one at a random offset inside a patch (about 0.3):
+# its short CPU training has not taught it the translation invariance that a real CLIP has learned from
+# hundreds of millions of images. Snapping the digits to the grid keeps that out of the tiling experiment, which is about
 # resolution: shrunk to 64 pixels with its canvas, the same digit is 2.5 pixels tall.
 GLYPH_CELL = sceneclip.ARCH["patch_size"]
 EVAL_SEED = 2_000_000_011  # evaluation scenes; training seeds stay below 10**9 (vlmlab.training.toyvlm)
