@@ -71,15 +71,15 @@ _FOLDERS = {"llava": "toy-llava", "llava-next": "toy-llava-next"}
 _DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def world() -> SceneWorld:
-    """ShapesWorld 2 at 128 pixels: 1-4 objects, up to four digits 5×3 pixels (scale 1) in the corners,
-    each centred in a cell of toy CLIP 2's 8-pixel patch grid (``GLYPH_CELL``)."""
-    return SceneWorld(CANVAS_SIZE, max_glyphs=4, glyph_scale=1, glyph_cell=GLYPH_CELL)
+def world(max_objects: int = 4) -> SceneWorld:
+    """ShapesWorld 2 at 128 pixels: 1 to ``max_objects`` objects, up to four digits 5×3 pixels (scale 1) in the
+    corners, each centred in a cell of toy CLIP 2's 8-pixel patch grid (``GLYPH_CELL``)."""
+    return SceneWorld(CANVAS_SIZE, max_objects=max_objects, max_glyphs=4, glyph_scale=1, glyph_cell=GLYPH_CELL)
 
 
 def one_object_world() -> SceneWorld:
     """:func:`world` with one object per scene: no second object can be mistaken for the one asked about."""
-    return SceneWorld(CANVAS_SIZE, max_objects=1, max_glyphs=4, glyph_scale=1, glyph_cell=GLYPH_CELL)
+    return world(max_objects=1)
 
 
 def model_dir(kind: str = "llava") -> Path:
