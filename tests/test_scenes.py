@@ -401,3 +401,45 @@ def _corner_squares(world):
 
 def _overlaps(a, b):
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_min_glyphs_fills_every_corner_and_leaves_the_default_scenes_unchanged():
+    full = SceneWorld(128, max_glyphs=4, min_glyphs=4)
+    assert "4-4 glyphs" in repr(full) and "up to 4 glyphs" in repr(SceneWorld(128, max_glyphs=4))
+    for scene in full.sample_scenes(30, 5):
+        assert sorted(g.corner for g in scene.glyphs) == sorted(CORNERS)
+    counts = Counter(len(s.glyphs) for s in SceneWorld(128, max_glyphs=4, min_glyphs=2).sample_scenes(200, 5))
+    assert set(counts) == {2, 3, 4}
+    # min_glyphs=0 draws the same random numbers as before the keyword existed: the same scenes.
+    assert SceneWorld(128, max_glyphs=4, min_glyphs=0).sample_scenes(20, 7) == SceneWorld(128, max_glyphs=4).sample_scenes(20, 7)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(max_glyphs=2, min_glyphs=3), r"min_glyphs must be in \[0, 2\] \(0 to max_glyphs\), got 3"),
+    (dict(min_glyphs=-1), r"min_glyphs must be in \[0, 2\] \(0 to max_glyphs\), got -1"),
+])
+def test_min_glyphs_outside_its_range_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SceneWorld(128, **kwargs)
+
+
+def test_a_draw_whose_objects_find_no_room_is_drawn_again(monkeypatch):
+    """Four large objects at 1.5x nearly fill a 128-pixel canvas: rarely, one draw finds no layout. The
+    scene is drawn again, sizes and all, instead of sample() failing; every other scene is unchanged."""
+    world = SceneWorld(128, max_objects=4, min_glyphs=4, max_glyphs=4, glyph_cell=8, object_scale=1.5)
+    failures = []
+    place = SceneWorld._place
+
+    def counting_place(self, rng, radii, tries=200):
+        try:
+            return place(self, rng, radii, tries)
+        except RuntimeError:
+            failures.append(len(radii))
+            raise
+
+    monkeypatch.setattr(SceneWorld, "_place", counting_place)
+    scenes = world.sample_scenes(16, 9)  # this seed's sixteen scenes include one such draw
+    assert failures and len(scenes) == 16
+    for scene in scenes:
+        boxes = [o.box for o in scene.objects]
+        assert all(not _overlaps(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])

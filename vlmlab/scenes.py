@@ -187,7 +187,7 @@ class SceneWorld:
             (default: the pairs of ``HELDOUT_PAIRS`` within ``colours`` x ``shapes``).
         heldout_relations: (shape, relation) pairings that no ``"train"``
             caption says (default: those of ``HELDOUT_RELATIONS`` within ``shapes``).
-        max_glyphs: digits per scene, uniform in ``[0, max_glyphs]``, one per corner.
+        max_glyphs: digits per scene, uniform in ``[min_glyphs, max_glyphs]``, one per corner.
         glyph_scale: image pixels per font pixel; the corner squares must hold
             the glyph, so a larger scale needs a larger canvas.
         clutter: number of faint grey specks under the objects.
@@ -205,12 +205,15 @@ class SceneWorld:
             square. With a canvas side a multiple of the cell and the cell an
             encoder's patch, every glyph fills the middle of one patch of any
             tile cut on that grid, always at the same place in it.
+        min_glyphs: the fewest digits per scene (default 0). ``min_glyphs=max_glyphs=4``
+            puts a digit in every corner, so a question about one corner can
+            only be answered by looking there: no other corner is empty.
     """
 
     def __init__(self, canvas_size=64, min_objects: int = 1, max_objects: int = 4,
                  colours=None, shapes=None, heldout=None, heldout_relations=None, max_glyphs: int = 2,
                  glyph_scale: int = 1, clutter: int = 0, noise: float = 0.0, background_noise: float = 6.0,
-                 object_scale: float = 1.0, glyph_cell: int = 0):
+                 object_scale: float = 1.0, glyph_cell: int = 0, min_glyphs: int = 0):
         self.canvas_size = as_size(canvas_size, "canvas_size")
         side = min(self.canvas_size)
         if side < MIN_CANVAS_SIDE:
@@ -226,6 +229,7 @@ class SceneWorld:
         self.heldout_pairs = self._check_heldout(heldout)
         self.heldout_relations = self._check_heldout_relations(heldout_relations)
         self.max_glyphs = as_int_in_range(max_glyphs, "max_glyphs", 0, len(CORNERS), " (one per corner)")
+        self.min_glyphs = as_int_in_range(min_glyphs, "min_glyphs", 0, self.max_glyphs, " (0 to max_glyphs)")
         self.glyph_scale = as_positive_int(glyph_scale, "glyph_scale")
         self.object_scale = as_float_in_range(object_scale, "object_scale", 0.25, 4.0)
         self.glyph_cell = as_int_in_range(glyph_cell, "glyph_cell", 0, 10**4)
@@ -247,7 +251,7 @@ class SceneWorld:
         return (
             f"SceneWorld(canvas_size={self.canvas_size}, objects {self.min_objects}-{self.max_objects}, "
             f"{len(self.colours)} colours x {len(self.shapes)} shapes, {len(self.heldout_pairs)} held out, "
-            f"up to {self.max_glyphs} glyphs at scale {self.glyph_scale}"
+            + (f"{self.min_glyphs}-" if self.min_glyphs else "up to ") + f"{self.max_glyphs} glyphs at scale {self.glyph_scale}"
             + (f", objects x{self.object_scale:g}" if self.object_scale != 1 else "")
             + (f", glyphs in {self.glyph_cell}-px cells" if self.glyph_cell else "") + ")"
         )
@@ -355,9 +359,12 @@ class SceneWorld:
 
     def _draw_scene(self, rng: np.random.Generator, split: str) -> Scene:
         """One scene of ``split``; a layout whose caption breaks the split's rule on
-        relation pairings is said the other way round, or drawn again."""
+        relation pairings is said the other way round, or drawn again. So is a draw whose
+        objects found no room (rare, with large objects: the next draw has other sizes)."""
         for _ in range(1000):
             scene = self._draw_any_scene(rng, split)
+            if scene is None:
+                continue
             if split == "all":
                 return scene
             want = split == "heldout_relation"
@@ -369,7 +376,7 @@ class SceneWorld:
             f"leaves too little to draw from with these colours, shapes and held-out pairs"
         )
 
-    def _draw_any_scene(self, rng: np.random.Generator, split: str) -> Scene:
+    def _draw_any_scene(self, rng: np.random.Generator, split: str) -> Scene | None:
         if split == "heldout_relation":
             n = 2  # the only scenes whose caption says a relation
         else:
@@ -377,7 +384,10 @@ class SceneWorld:
         kinds = self._draw_kinds(rng, n, split)
         sizes = [str(s) for s in rng.choice(tuple(SIZE_FRACTIONS), size=n)]
         radii = [SIZE_FRACTIONS[s] * self.object_scale * min(self.canvas_size) for s in sizes]
-        centres = self._place(rng, radii)
+        try:
+            centres = self._place(rng, radii)
+        except RuntimeError:
+            return None
         objects = tuple(
             SceneObject(colour, shape, size, centre, radius)
             for (colour, shape), size, centre, radius in zip(kinds, sizes, centres, radii)
@@ -428,10 +438,10 @@ class SceneWorld:
                     break
             if len(centres) == len(radii):
                 return centres
-        raise RuntimeError(f"could not place {len(radii)} objects on canvas {self.canvas_size}")  # pragma: no cover
+        raise RuntimeError(f"could not place {len(radii)} objects on canvas {self.canvas_size}")
 
     def _draw_glyphs(self, rng) -> tuple[Glyph, ...]:
-        count = int(rng.integers(0, self.max_glyphs + 1))
+        count = int(rng.integers(self.min_glyphs, self.max_glyphs + 1))
         corners = sorted(rng.choice(len(CORNERS), size=count, replace=False))
         height, width = self.canvas_size
         gh, gw = glyph_size(self.glyph_scale)
