@@ -48,7 +48,7 @@ from ._validate import as_int_in_range, as_seed, check_choice
 from .scenes import SceneWorld
 
 __all__ = ["KINDS", "STAGES", "CANVAS_SIZE", "TILE_SIZE", "PINPOINTS", "GLYPH_CELL", "EVAL_SEED", "INSTRUCTION", "MAX_QUESTION_WORDS",
-           "world", "one_object_world", "model_dir", "load", "prompt", "unknown_words", "ask", "answer", "blank_image",
+           "world", "one_object_world", "tile_holding", "model_dir", "load", "prompt", "unknown_words", "ask", "answer", "blank_image",
            "conversation", "answer_labels", "encode", "caption_word_accuracy", "image_attention",
            "PROBE_FIELDS", "PROBE_VIEWS", "tower_probe", "evaluate", "main"]
 
@@ -347,6 +347,15 @@ PROBE_FIELDS = ("colour", "shape", "size", "digit")
 PROBE_VIEWS = ("single", "tile")
 
 
+def tile_holding(image: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The 64-pixel tile of a 128-pixel scene (LLaVA-NeXT's grid) that holds the centre of ``box``, at full
+    resolution: ``(tile (64, 64, 3), box in the tile's pixels, clipped to it)``. ``box``: ``(top, left, bottom, right)``."""
+    cy, cx = (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
+    top, left = (cy // TILE_SIZE) * TILE_SIZE, (cx // TILE_SIZE) * TILE_SIZE
+    tile = image[top:top + TILE_SIZE, left:left + TILE_SIZE]
+    return tile, (max(box[0] - top, 0), max(box[1] - left, 0), min(box[2] - top, TILE_SIZE), min(box[3] - left, TILE_SIZE))
+
+
 def _probe_examples(field: str, view: str, n: int, seed: int, source: SceneWorld | None = None):
     """``n`` probe examples: ``(views (n, 64, 64, 3) or (n, 128, 128, 3), boxes in view pixels, labels)``."""
     from .glyphs import DIGITS
@@ -362,12 +371,8 @@ def _probe_examples(field: str, view: str, n: int, seed: int, source: SceneWorld
         things = scene.glyphs if field == "digit" else scene.objects[:1]
         for thing in things:
             box = thing.box
-            if view == "tile":  # the 64-pixel quadrant (LLaVA-NeXT's tile) that holds the thing's centre
-                cy, cx = (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
-                top, left = (cy // TILE_SIZE) * TILE_SIZE, (cx // TILE_SIZE) * TILE_SIZE
-                image_view = image[top:top + TILE_SIZE, left:left + TILE_SIZE]
-                box = (max(box[0] - top, 0), max(box[1] - left, 0),
-                       min(box[2] - top, TILE_SIZE), min(box[3] - left, TILE_SIZE))
+            if view == "tile":
+                image_view, box = tile_holding(image, box)
             else:
                 image_view = image
             value = thing.char if field == "digit" else getattr(thing, field)
