@@ -308,3 +308,12 @@ def test_command_evaluates(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["questions"] == sum(len(grammar.questions(s)) for s in toyvlm.world().sample(2, seed=toyvlm.EVAL_SEED)[1])
     assert 0 <= result["all"] <= 1
+
+
+def test_caption_words_do_not_count_a_digits_corner_as_a_relation(llava):
+    """ "at the top left" ends in "left", a relation word elsewhere; only the word before it decides it here."""
+    model, processor = llava
+    images, scenes = toyvlm.one_object_world().sample(6, seed=toyvlm.EVAL_SEED)
+    assert any(g.corner.endswith(("left", "right")) for s in scenes for g in s.glyphs)  # corners are in the captions
+    result = toyvlm.caption_word_accuracy(model, processor, images, scenes)
+    assert "relation" not in result and "digit" in result  # one object: no relation to say

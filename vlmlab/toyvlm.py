@@ -290,7 +290,9 @@ def caption_word_accuracy(model, processor, images, scenes, batch_size: int = 16
     Teacher forcing: the prompt "describe the image" and the true caption go
     in; at every caption word that names a colour, shape, size, count,
     relation or digit, the model's most likely next token is compared with
-    the word. Stage 1 trains exactly this, so this is its measure.
+    the word. Stage 1 trains exactly this, so this is its measure. The
+    "left" or "right" of a digit's corner ("at the top left") is not a
+    relation word: the word before it decides it, not the image.
     Returns ``{slot: fraction}`` plus ``"all"``.
     """
     import torch
@@ -307,6 +309,8 @@ def caption_word_accuracy(model, processor, images, scenes, batch_size: int = 16
         for row in range(labels.shape[0]):
             for j in (labels[row] >= 0).nonzero().flatten().tolist():
                 word = vocab(int(labels[row, j]))
+                if vocab(int(inputs["input_ids"][row, j - 1])) in ("top", "bottom"):
+                    continue  # "left"/"right" of a digit's corner ("at the top left"): fixed by the word before it
                 for slot, words in slots.items():
                     if word in words:
                         hits[slot].append(bool(predicted[row, j - 1] == labels[row, j]))
