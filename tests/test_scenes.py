@@ -109,18 +109,26 @@ def test_sampling_is_reproducible_and_images_are_the_rendered_scenes(world):
     assert world.sample_scenes(6, seed=3) == scenes
 
 
+def _corner_squares(world):
+    (height, width), s = world.canvas_size, world.slot
+    return [(0, 0, s, s), (0, width - s, s, width), (height - s, 0, height, s), (height - s, width - s, height, width)]
+
+
+def _overlaps(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def test_objects_never_overlap_and_keep_off_the_glyph_corners(world, many):
     images, scenes = many
     height, width = world.canvas_size
-    s, gap = world.slot, world.gap
-    corners = [(0, 0, s, s), (0, width - s, s, width), (height - s, 0, height, s), (height - s, width - s, height, width)]
+    gap = world.gap
+    corners = _corner_squares(world)
     for image, scene in zip(images, scenes):
         boxes = [o.box for o in scene.objects]
         for i, (t, l, b, r) in enumerate(boxes):
             assert 0 <= t < b <= height and 0 <= l < r <= width
             grown = (t - gap, l - gap, b + gap, r + gap)
-            others = boxes[i + 1:] + corners
-            assert not any(grown[0] < o[2] and o[0] < grown[2] and grown[1] < o[3] and o[1] < grown[3] for o in others)
+            assert not any(_overlaps(grown, o) for o in boxes[i + 1:] + corners)
         # Inside each box the object's colour covers exactly its shape; outside every box no object colour.
         outside = np.ones((height, width), bool)
         for obj in scene.objects:
@@ -392,15 +400,6 @@ def test_glyph_cell_centres_every_digit_in_one_patch_of_the_grid():
 def test_glyph_cell_that_cannot_hold_a_glyph_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SceneWorld(128, max_glyphs=4, **kwargs)
-
-
-def _corner_squares(world):
-    (height, width), s = world.canvas_size, world.slot
-    return [(0, 0, s, s), (0, width - s, s, width), (height - s, 0, height, s), (height - s, width - s, height, width)]
-
-
-def _overlaps(a, b):
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def test_min_glyphs_fills_every_corner_and_leaves_the_default_scenes_unchanged():
