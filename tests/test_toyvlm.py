@@ -74,12 +74,13 @@ def test_shipped_models_load_with_auto_classes_offline():
 def test_answers_match_the_truth_on_fixed_scenes(llava, scenes):
     model, processor = llava
     images, sc = scenes
-    items = [(i, q) for i, s in enumerate(sc) for q in grammar.questions(s) if q.kind in ("colour", "count", "size")]
+    items = [(i, q) for i, s in enumerate(sc) for q in grammar.questions(s) if q.kind in ("colour", "size")]
     said = toyvlm.answer(model, processor, [images[i] for i, _ in items], [q.text for _, q in items])
     accuracy = np.mean([a == q.answer for (_, q), a in zip(items, said)])
     blank = toyvlm.answer(model, processor, [toyvlm.blank_image()] * len(items), [q.text for _, q in items])
     prior = np.mean([a == q.answer for (_, q), a in zip(items, blank)])
-    # The shipped model's level on these scenes (model card: colour, count, size well above the prior).
+    # The shipped model's level on these scenes (model card: colour and size well above the prior; counts, which
+    # the blank-image prior alone mostly gets right, are left out).
     assert accuracy >= 0.6 and accuracy >= prior + 0.2, (accuracy, prior)
     # Answers are words of the answer vocabulary, never fragments of the prompt.
     assert all(a in grammar.words() or a.count(" ") == 1 for a in said)
@@ -89,7 +90,7 @@ def test_blank_image_answers_worse_than_the_real_image(llava):
     model, processor = llava
     real = toyvlm.evaluate(model, processor, n=SCENES, kinds=("colour",))
     blank = toyvlm.evaluate(model, processor, n=SCENES, kinds=("colour",), blank=True)
-    assert real["colour"] >= blank["colour"] + 0.4, (real, blank)
+    assert real["colour"] >= blank["colour"] + 0.3, (real, blank)
 
 
 def test_metrics_file_matches_a_fresh_evaluation(llava):
@@ -109,7 +110,7 @@ def test_stages_load_and_differ(llava):
                (("final", final), ("stage1", stage1), ("untrained", untrained))}
     assert not torch.equal(weights["final"], weights["stage1"])
     assert not torch.equal(weights["stage1"], weights["untrained"])
-    # Before stage 2 the tower is toy CLIP 2's; stage 2 fine-tunes it.
+    # Before stage 2 the tower is toy CLIP 2's; the close-ups after stage 2 fine-tune it.
     from transformers import CLIPModel
     from vlmlab.sceneclip import default_output_dir
 
@@ -198,10 +199,46 @@ def test_training_smoke_run_trains_only_what_each_stage_should():
     changed = {k for k in before if not torch.equal(before[k], after1[k])}
     assert changed and all(k.startswith("model.multi_modal_projector.") for k in changed)
     training.train_stage(model, processor, "stage2", steps=2, log=lambda *_: None)
-    after2 = model.state_dict()
+    after2 = {k: v.clone() for k, v in model.state_dict().items()}
     changed2 = {k for k in before if not torch.equal(after1[k], after2[k])}
     assert any(k.startswith("model.language_model.") for k in changed2)
-    assert any(k.startswith("model.vision_tower.") for k in changed2)  # stage 2 fine-tunes the tower too
+    assert not any(k.startswith("model.vision_tower.") for k in changed2)  # stage 2: the tower frozen, as in LLaVA-1.5
+    training.train_stage(model, processor, "closeups", steps=2, log=lambda *_: None)
+    after3 = {k: v.clone() for k, v in model.state_dict().items()}
+    changed3 = {k for k in before if not torch.equal(after2[k], after3[k])}
+    assert any("language_model" in k for k in changed3) and any(k.startswith("model.vision_tower.") for k in changed3)
+    training.train_stage(model, processor, "views", steps=2, log=lambda *_: None)
+    changed4 = {k for k, v in model.state_dict().items() if not torch.equal(after3[k], v)}
+    assert any("language_model" in k for k in changed4) and any("multi_modal_projector" in k for k in changed4)
+    assert not any(k.startswith("model.vision_tower.") for k in changed4)  # both toys keep the trunk's tower
+
+
+def test_closeups_ask_about_the_digit_in_the_tile_they_show():
+    from vlmlab.glyphs import read_glyph
+    from vlmlab.scenes import INK
+
+    messages, tiles = training._batch("closeups", step=3, seed=0)
+    assert len(messages) == len(tiles) == training.BATCH  # every scene has digits: one close-up each
+    side = toyvlm.TILE_SIZE
+    for msgs, tile in zip(messages, tiles):
+        question, answer = msgs[0]["content"][1]["text"], msgs[1]["content"][0]["text"]
+        corner = question[len("what digit is at the "):-1]
+        assert tile.shape == (side, side, 3)
+        # The digit is in the tile's own corner of that name, in the middle of one of its four 8-pixel patches.
+        tops = (1, 9) if corner.startswith("top") else (side - 7, side - 15)
+        lefts = (2, 10) if corner.endswith("left") else (side - 6, side - 14)
+        inked = [tile[t:t + 5, l:l + 3] for t in tops for l in lefts if (tile[t:t + 5, l:l + 3] == INK).all(-1).any()]
+        assert len(inked) == 1 and read_glyph(inked[0], 1) == answer, (question, answer)
+
+
+def test_stage_2_asks_no_digit_question_and_views_ask_every_one():
+    stage2, _ = training._batch("stage2", step=3, seed=0)
+    asked = [m["content"][-1]["text"] for msgs in stage2 for m in msgs if m["role"] == "user"]
+    assert asked and not any(q.startswith("what digit") for q in asked)  # the single view cannot show a digit
+    views, _ = training._batch("views", step=3, seed=0)
+    for msgs in views:  # every digit question of the scene, and at most four others
+        asked = [m["content"][-1]["text"] for m in msgs if m["role"] == "user"]
+        assert sum(q.startswith("what digit") for q in asked) == 4 and len(asked) <= 8
 
 
 def test_labels_cover_the_assistants_words_only():
@@ -308,6 +345,18 @@ def test_command_evaluates(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["questions"] == sum(len(grammar.questions(s)) for s in toyvlm.world().sample(2, seed=toyvlm.EVAL_SEED)[1])
     assert 0 <= result["all"] <= 1
+
+
+def test_tiles_let_the_next_toy_read_digits_the_single_view_cannot(llava, llava_next, scenes):
+    """Notebook 10's experiment in small: the same digit questions to both toys, which differ only in their views."""
+    images, sc = scenes
+    items = [(i, q) for i, s in enumerate(sc) for q in grammar.questions(s) if q.kind == "glyph"]
+    assert len(items) == 4 * len(sc)  # a digit in every corner
+    right = {}
+    for name, (model, processor) in (("single", llava), ("tiled", llava_next)):
+        said = toyvlm.answer(model, processor, [images[i] for i, _ in items], [q.text for _, q in items])
+        right[name] = np.mean([a == q.answer for (_, q), a in zip(items, said)])
+    assert right["single"] <= 0.25 and right["tiled"] >= right["single"] + 0.3, right  # the issue's target: 30 points
 
 
 def test_caption_words_do_not_count_a_digits_corner_as_a_relation(llava):

@@ -5,16 +5,16 @@ load into (``LlavaForConditionalGeneration``, ``LlavaNextForConditionalGeneratio
 made of three parts:
 
 * **vision tower**: toy CLIP 2's vision transformer (``data/toy-clip-2``,
-  64-pixel input, patch 8), fine-tuned in the second training stage; the
-  language model reads its penultimate layer (``hidden_states[-2]``) without
-  the CLS token;
+  64-pixel input, patch 8), fine-tuned on close-ups of digits after the
+  second training stage (``vlmlab.training.toyvlm``); the language model
+  reads its penultimate layer (``hidden_states[-2]``) without the CLS token;
 * **projector**: LLaVA-1.5's ``mlp2x_gelu``, ``Linear -> GELU -> Linear``
   from the tower's width 128 to the language model's width;
 * **language model**: a tiny ``LlamaForCausalLM`` whose vocabulary is the
   words of ``vlmlab.grammar`` plus special and chat tokens.
 
-The scenes are ShapesWorld 2 drawn at 128 pixels (:func:`world`) with up to
-four digits 5 pixels tall in the corners. The LLaVA-1.5 toy sees one 64-pixel
+The scenes are ShapesWorld 2 drawn at 128 pixels (:func:`world`) with a digit
+5 pixels tall in each corner. The LLaVA-1.5 toy sees one 64-pixel
 view of the whole canvas (64 image tokens), where a digit is about 2 pixels
 tall. The LLaVA-NeXT toy also sees the four 64-pixel tiles of the canvas at
 full resolution (``PINPOINTS`` are LLaVA-NeXT's, scaled from 336 to 64), so
@@ -72,9 +72,11 @@ _DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def world(max_objects: int = 4) -> SceneWorld:
-    """ShapesWorld 2 at 128 pixels: 1 to ``max_objects`` objects, up to four digits 5×3 pixels (scale 1) in the
-    corners, each centred in a cell of toy CLIP 2's 8-pixel patch grid (``GLYPH_CELL``)."""
-    return SceneWorld(CANVAS_SIZE, max_objects=max_objects, max_glyphs=4, glyph_scale=1, glyph_cell=GLYPH_CELL)
+    """ShapesWorld 2 at 128 pixels: 1 to ``max_objects`` objects, and a digit 5×3 pixels (scale 1) in every corner, centred in a cell of toy CLIP 2's 8-pixel patch grid
+    (``GLYPH_CELL``). Every corner holds a digit, so "what digit is at the top left?" is answered only by
+    looking at the top left: reading whichever digit is in the picture is right a quarter of the time."""
+    return SceneWorld(CANVAS_SIZE, max_objects=max_objects, min_glyphs=4, max_glyphs=4, glyph_scale=1,
+                      glyph_cell=GLYPH_CELL)
 
 
 def one_object_world() -> SceneWorld:
@@ -94,9 +96,9 @@ def load(kind: str = "llava", stage: str = "final", folder=None, **kwargs):
     Args:
         kind: ``"llava"`` (``LlavaForConditionalGeneration`` + ``LlavaProcessor``)
             or ``"llava-next"`` (``LlavaNextForConditionalGeneration`` + ``LlavaNextProcessor``).
-        stage: ``"final"`` (both stages of training), ``"stage1"`` (the projector
+        stage: ``"final"`` (fully trained), ``"stage1"`` (the projector
             after feature alignment; the language model as pretrained on text and
-            toy CLIP 2's tower, both as they were before stage 2) or ``"untrained"``
+            toy CLIP 2's tower, both as they were before stage 2 and the close-ups) or ``"untrained"``
             (the projector at its initialisation; the same language model and tower).
         folder: a checkpoint folder to load instead of the shipped one.
         **kwargs: passed to ``from_pretrained`` (e.g. ``attn_implementation="eager"``
@@ -113,7 +115,7 @@ def load(kind: str = "llava", stage: str = "final", folder=None, **kwargs):
     model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
     processor = AutoProcessor.from_pretrained(folder)
     if stage != "final":
-        # Before instruction tuning: toy CLIP 2's vision tower as it was (stage 2 fine-tunes it), the
+        # Before instruction tuning: toy CLIP 2's vision tower as it was (the close-ups fine-tune it), the
         # text-only language model, and the projector saved after stage 1 (or at initialisation).
         from transformers import CLIPModel
 
