@@ -35,6 +35,27 @@ def test_caption_examples():
     assert parse(d.text) == d
 
 
+def test_tagged_words_are_the_caption_and_name_what_each_word_states():
+    d = parse("a small red circle left of a large blue square with the digit 7 at the top left and the digit 3 at the bottom right")
+    assert d.tagged == [
+        ("a", None), ("small", "size"), ("red", "colour"), ("circle", "shape"), ("left", "relation"), ("of", None),
+        ("a", None), ("large", "size"), ("blue", "colour"), ("square", "shape"),
+        ("with", None), ("the", None), ("digit", None), ("7", "digit"), ("at", None), ("the", None), ("top", None),
+        ("left", None),  # a corner's "left" is fixed by the question of which corner, not by the image
+        ("and", None), ("the", None), ("digit", None), ("3", "digit"), ("at", None), ("the", None), ("bottom", None),
+        ("right", None),
+    ]
+    listed = parse("two large green crosses and two yellow diamonds").tagged   # the size only when shared
+    assert [slot for _, slot in listed] == ["count", "size", "colour", "shape", None, "count", "colour", "shape"]
+
+
+def test_tagged_words_spell_every_caption_with_known_slots(scenes):
+    for scene in scenes:
+        tagged = describe(scene).tagged
+        assert " ".join(w for w, _ in tagged) == caption(scene)
+        assert {slot for _, slot in tagged} <= set(grammar.CAPTION_SLOTS) | {None}
+
+
 def test_captions_parse_back_to_their_scene(scenes):
     for scene in scenes:
         text = caption(scene)

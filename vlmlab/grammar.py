@@ -55,6 +55,8 @@ PLURALS: dict[str, str] = {
     "circle": "circles", "square": "squares", "triangle": "triangles", "cross": "crosses", "diamond": "diamonds",
 }
 QUESTION_KINDS: tuple[str, ...] = ("count", "colour", "shape", "size", "relation", "glyph")
+# What a caption word can state about the image (``Description.tagged``); every other word is fixed by the grammar.
+CAPTION_SLOTS: tuple[str, ...] = ("colour", "shape", "size", "count", "relation", "digit")
 EXAMPLE = "a small red circle left of a large blue square with the digit 7 at the top left"
 # Relations in canonical direction: "b right of a" is said "a left of b".
 _OPPOSITE = {"right of": "left of", "below": "above"}
@@ -71,10 +73,15 @@ class Phrase:
 
     @property
     def text(self) -> str:
+        return " ".join(word for word, _ in self.tagged)
+
+    @property
+    def tagged(self) -> list[tuple[str, str | None]]:
+        """The phrase's words, each with the ``CAPTION_SLOTS`` entry it states (None: the article)."""
         if self.count == 1:
-            return f"a {self.size} {self.colour} {self.shape}"
-        size = f"{self.size} " if self.size else ""
-        return f"{COUNT_WORDS[self.count]} {size}{self.colour} {PLURALS[self.shape]}"
+            return [("a", None), (self.size, "size"), (self.colour, "colour"), (self.shape, "shape")]
+        size = [(self.size, "size")] if self.size else []
+        return [(COUNT_WORDS[self.count], "count"), *size, (self.colour, "colour"), (PLURALS[self.shape], "shape")]
 
 
 @dataclass(frozen=True)
@@ -91,12 +98,22 @@ class Description:
 
     @property
     def text(self) -> str:
+        return " ".join(word for word, _ in self.tagged)
+
+    @property
+    def tagged(self) -> list[tuple[str, str | None]]:
+        """The caption's words in order, each with the ``CAPTION_SLOTS`` entry it states, or None for a word
+        the grammar fixes ("and", "of", "the digit", a digit's corner "at the top left")."""
         if self.relation:
-            words = f"{self.phrases[0].text} {self.relation} {self.phrases[1].text}"
+            first, *rest = self.relation.split()
+            words = self.phrases[0].tagged + [(first, "relation")] + [(w, None) for w in rest] + self.phrases[1].tagged
         else:
-            words = " and ".join(p.text for p in self.phrases)
-        if self.glyphs:
-            words += " with " + " and ".join(f"the digit {d} at the {corner}" for d, corner in self.glyphs)
+            words = list(self.phrases[0].tagged)
+            for phrase in self.phrases[1:]:
+                words += [("and", None)] + phrase.tagged
+        for k, (digit, corner) in enumerate(self.glyphs):
+            words += [("with" if k == 0 else "and", None), ("the", None), ("digit", None), (digit, "digit"),
+                      ("at", None), ("the", None)] + [(w, None) for w in corner.split()]
         return words
 
     def normalised(self) -> Description:
