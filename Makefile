@@ -3,12 +3,18 @@
 #   make test   set up .venv (first time only) and run every unit test and every notebook
 # Also: make book (notebooks -> HTML under build/), make notebooks (refresh checked outputs),
 #       make clean-notebooks (strip outputs), make test-slow (slow tests: real-size CLIP,
-#       repeated headless runs, browser check), make bench.
+#       repeated headless runs, browser check), make bench,
+#       make test-latest (the same suite on the newest releases, in .venv-latest),
+#       make lock (write those newest versions into constraints.txt, once test-latest is green).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The exact versions the suite last passed with. `make` installs from them, and so do CI and
+# environment.yml; `make test-latest` ignores them to show what newer releases would change.
+CONSTRAINTS := constraints.txt
+LATEST := .venv-latest
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 FIRST_NOTEBOOK := notebooks/00_start_here.ipynb
 # JupyterLab reads setting defaults from <env>/share/jupyter/lab/settings/overrides.d/*.json.
@@ -16,15 +22,15 @@ FIRST_NOTEBOOK := notebooks/00_start_here.ipynb
 # update check off: no pop-up covers the first notebook, and no news request leaves the machine.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/vlmlab.json
 
-.PHONY: lab test test-slow book notebooks clean-notebooks bench clean install
+.PHONY: lab test test-slow test-latest lock book notebooks clean-notebooks bench clean install
 
 install: $(STAMP)
 
-# Re-install only when the project's requirements change.
-$(STAMP): pyproject.toml
+# Re-install only when the project's requirements or the pinned versions change.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	@touch $(STAMP)
 
 $(LAB_OVERRIDES): | $(STAMP)
@@ -43,6 +49,22 @@ lab: $(STAMP) $(LAB_OVERRIDES)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# A fresh environment with the newest releases pip serves today (no constraints), running the
+# same suite: drift shows here before a student meets it. Green? `make lock` pins these versions.
+test-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
+	$(LATEST)/bin/python -m pip freeze --exclude-editable > $(LATEST)/versions.txt
+	$(LATEST)/bin/python -m pytest
+
+lock:
+	@test -f $(LATEST)/versions.txt || { echo "run make test-latest first"; exit 1; }
+	{ sed -n '1,/^$$/p' $(CONSTRAINTS); cat $(LATEST)/versions.txt; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	@echo "constraints.txt now holds the versions of $(LATEST); commit it with the suite green"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests
