@@ -74,7 +74,8 @@ FAMILIES: dict[str, Family] = {f.key: f for f in [
     Family("llava-onevision", "LLaVA-OneVision", "llava-hf/llava-onevision-qwen2-7b-ov-hf",
            dict(tile_size=384, patch_size=14, max_tiles=9),
            "preprocessor_config.json: size 384, image_grid_pinpoints 384..2304 (6x6); processor_config.json: "
-           "vision_aspect_ratio anyres_max_9, num_image_tokens 729; vision patch_size 14 (SigLIP, no CLS)",
+           "num_image_tokens 729; vision patch_size 14 (SigLIP, no CLS); anyres_max_9 is not a file field: it is "
+           "the default vision_aspect_ratio of LlavaOnevisionConfig and LlavaOnevisionProcessor",
            "anyres on 384-px SigLIP tiles, features shrunk to about 9 tiles' worth"),
     Family("internvl2", "InternVL2", "OpenGVLab/InternVL2-8B",
            dict(tile_size=448, patch_size=14, max_tiles=12),
@@ -83,8 +84,9 @@ FAMILIES: dict[str, Family] = {f.key: f for f in [
            "dynamic 448-px tiles (1..12) + thumbnail, 2x2 pixel shuffle: 256 tokens each"),
     Family("internvl3", "InternVL2.5 / InternVL3", "OpenGVLab/InternVL3-8B-hf",
            dict(tile_size=448, patch_size=14, max_tiles=12),
-           "preprocessor_config.json: crop_to_patches, max_patches 12, size 448; processor_config.json: "
-           "image_seq_length 256",
+           "preprocessor_config.json: max_patches 12, size 448, but crop_to_patches false; processor_config.json: "
+           "image_seq_length 256. The tiling is InternVLProcessor's default (crop_to_patches=True): the image "
+           "processor used alone gives one 448-px tile (256 tokens) at any size",
            "as InternVL2 (transformers' GotOcr2 tiling), <img> ... </img> around the tiles"),
     Family("qwen2-vl", "Qwen2-VL", "Qwen/Qwen2-VL-7B-Instruct",
            dict(patch_size=14, min_pixels=3136, max_pixels=12845056),
@@ -106,9 +108,9 @@ FAMILIES: dict[str, Family] = {f.key: f for f in [
            "longest side to 1456, 364-px tiles + a global image, 2x2 pixel shuffle: 169 tokens each"),
     Family("gemma3", "Gemma 3", "google/gemma-3-4b-it",
            dict(pan_and_scan=False),
-           "preprocessor_config.json: size 896, do_pan_and_scan off, pan_and_scan_max_num_crops 4, "
-           "pan_and_scan_min_crop_size 256, pan_and_scan_min_ratio_to_activate 1.2; config.json: "
-           "mm_tokens_per_image 256",
+           "preprocessor_config.json: size 896, do_pan_and_scan and the other pan_and_scan fields null; "
+           "config.json: mm_tokens_per_image 256. With pan-and-scan on, 4 crops at most, 256 px at least and "
+           "a ratio of 1.2 to activate are Gemma3Processor's defaults, not the file's",
            "one 896-px square (4096 patches pooled 4x4 to 256 tokens); optional pan-and-scan crops"),
     Family("pixtral", "Pixtral", "mistral-community/pixtral-12b",
            dict(patch_size=16, longest_edge=1024),
@@ -241,9 +243,12 @@ def _gemma3(size, o):
     rows, cols = families.gemma3_pan_and_scan_grid(size) if o["pan_and_scan"] else (0, 0)
     pictures = 1 + rows * cols  # the whole image + the crops
     side = GEMMA3_SIZE // GEMMA3_PATCH
+    # Gemma3Processor writes "\n\n<start_of_image>" + 256 soft tokens + "<end_of_image>\n\n" per picture, and
+    # Gemma's tokenizer has a single token for "\n\n": 4 marker tokens each. (Pan-and-scan's sentence
+    # "Here is the original image ... and here are some crops ..." is ordinary text and not counted.)
     return dict(tokens=GEMMA3_TOKENS * pictures, tiles=pictures, grid=(rows, cols) if rows else (1, 1),
                 resized=(GEMMA3_SIZE, GEMMA3_SIZE), patch_grid=(side, side),
-                extra_tokens=2 * pictures)  # <start_of_image>, <end_of_image> each
+                extra_tokens=4 * pictures)
 
 
 def _pixtral(size, o):
