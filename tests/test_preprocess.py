@@ -168,8 +168,11 @@ def test_pixel_limit_is_read_when_called(monkeypatch):
         clip_transform(16)(image)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1200)
     assert to_rgb(image).size == (40, 30)
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # Pillow's way to turn the guard off
-    assert clip_transform(16)(Image.new("1", (20000, 20000))).shape == (3, 16, 16)
+    larger = Image.new("1", (41, 30))  # 1,230 pixels: over the limit of 1,200 ...
+    with pytest.raises(ValueError, match="more than the limit of 1,200"):
+        clip_transform(16)(larger)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # ... until Pillow's way to turn the guard off
+    assert clip_transform(16)(larger).shape == (3, 16, 16)
 
 
 def test_empty_images_are_refused():
