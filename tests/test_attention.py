@@ -106,7 +106,7 @@ def test_bad_input_messages(tiny_clip_attentions):
     _, _, atts = tiny_clip_attentions
     with pytest.raises(ValueError, match="head_fusion must be one of"):
         attention.attention_rollout(atts, head_fusion="median")
-    with pytest.raises(ValueError, match="discard_ratio must be in"):
+    with pytest.raises(ValueError, match=r"discard_ratio must be in \[0, 1\), got 1.0"):
         attention.attention_rollout(atts, discard_ratio=1.0)
     with pytest.raises(TypeError, match="head_fusion must be one of"):
         attention.attention_rollout(atts, head_fusion=0)
@@ -116,25 +116,25 @@ def test_bad_input_messages(tiny_clip_attentions):
         attention.attention_rollout((None, None))
     with pytest.raises(ValueError, match='attentions is empty.*attn_implementation="eager"'):
         attention.attention_rollout(())
-    with pytest.raises(ValueError, match=r"head must be an int in \[0, 3\]"):
+    with pytest.raises(ValueError, match=r"head must be in \[0, 3\] or one of \['mean', 'max', 'min'\], got 9"):
         attention.attention_map(atts, layer=0, head=9)
-    with pytest.raises(TypeError, match="head must be an int in"):
+    with pytest.raises(TypeError, match=r"head must be an int in \[0, 3\] or one of \['mean', 'max', 'min'\], got 1.0"):
         attention.attention_map(atts, layer=0, head=1.0)
-    with pytest.raises(ValueError, match=r"layer must be an int in \[-3, 2\], got 3"):
+    with pytest.raises(ValueError, match=r"layer must be in \[-3, 2\] \(one of the 3 layers\), got 3"):
         attention.cls_attention(atts, layer=3)
     with pytest.raises(TypeError, match="layer must be an int"):
         attention.cls_attention(atts, layer=1.0)
     with pytest.raises(ValueError, match="layer must be 'rollout' or an int"):
         attention.attention_map(atts, layer="last")
-    with pytest.raises(ValueError, match="num_prefix_tokens must be an int >= 0"):
+    with pytest.raises(ValueError, match=r"num_prefix_tokens must be an int >= 0 \(1 = the CLS token\), got -1"):
         attention.attention_rollout(atts, num_prefix_tokens=-1)
-    with pytest.raises(ValueError, match="not a square grid"):
+    with pytest.raises(ValueError, match=r"15 patch scores do not fill a square grid \(the nearest squares are 9 and 16\)"):
         attention.to_grid(torch.zeros(1, 15))
     with pytest.raises(TypeError, match="attentions must be torch.Tensors"):
         attention.attention_rollout([[0.5, 0.5]])
     with pytest.raises(ValueError, match=r"attentions must be \(B, heads, N, N\) tensors.*\[\(2, 2\)\]"):
         attention.attention_rollout([torch.zeros(2, 2)])
-    with pytest.raises(ValueError, match=r"grid \(3, 4\) has 12 cells but there are 15"):
+    with pytest.raises(ValueError, match=r"grid=\(3, 4\) holds 12 cells but there are 15 patch scores"):
         attention.to_grid(torch.zeros(1, 15), grid=(3, 4))
 
 

@@ -1,4 +1,4 @@
-"""vlmlab.dynamic: tiles one by one, the dynamic-resolution encoder against transformers' CLIP, padding masks."""
+"""vlmlab.dynamic: smart_resize, tiles one by one, the dynamic-resolution encoder against transformers' CLIP, padding masks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from vlmlab import dynamic, tiling
+from vlmlab.posembed import interpolate_pos_embed
 from vlmlab.dynamic import DynamicResolutionEncoder, encode_tiles, pad_batch
 
 from helpers import random_image as image
@@ -46,12 +47,17 @@ def test_encode_tiles_concatenates_each_tiles_patches(encoder):
     torch.testing.assert_close(out[:, 16:32], one)  # tiles are encoded independently
 
 
+def test_smart_resize_has_one_definition_that_tiling_re_exports():
+    assert tiling.smart_resize is dynamic.smart_resize
+    assert dynamic.smart_resize(1080, 1920) == (728, 1316)  # the released Qwen2-VL rule at its class defaults
+
+
 def test_dynamic_output_lengths_follow_smart_resize(encoder):
     dyn = DynamicResolutionEncoder(encoder, merge_size=2)
     sizes = [(32, 32), (50, 120), (300, 20), (7, 9)]
     outs = dyn([image(h, w, i) for i, (h, w) in enumerate(sizes)])
     for (h, w), out in zip(sizes, outs):
-        th, tw = tiling.smart_resize(h, w, 16, dyn.min_pixels, dyn.max_pixels)
+        th, tw = dynamic.smart_resize(h, w, 16, dyn.min_pixels, dyn.max_pixels)
         assert out.shape == ((th // 8) * (tw // 8), encoder.output_dim)
         assert (th // 8) % 2 == 0 and (tw // 8) % 2 == 0  # the 2x2 merge divides the grid
 
@@ -61,7 +67,7 @@ def test_dynamic_equals_transformers_clip_with_interpolated_positions(encoder, s
     """Same numbers as transformers' processor + CLIP with interpolate_pos_encoding=True at the smart-resized size."""
     dyn = DynamicResolutionEncoder(encoder)
     img = image(*size, seed=size[0])
-    target = tiling.smart_resize(*size, 16, dyn.min_pixels, dyn.max_pixels)  # patch 8 x merge 2
+    target = dynamic.smart_resize(*size, 16, dyn.min_pixels, dyn.max_pixels)  # patch 8 x merge 2
     assert target != (32, 32)  # a grid the position table was not trained on
     torch.testing.assert_close(dyn([img])[0], hf_features(encoder, img, target), atol=1e-5, rtol=1e-5)
 
@@ -93,7 +99,7 @@ def test_pad_batch_masks():
 
 def test_1d_flattened_interpolation_mixes_rows_2d_does_not():
     table = dynamic.coordinate_table((4, 4))  # channel 0 = row, channel 1 = column
-    rows_2d = dynamic.interpolate_2d(table, (4, 4), (3, 6))[:, 0].view(3, 6)
+    rows_2d = interpolate_pos_embed(table, (3, 6), num_prefix_tokens=0, old_grid=(4, 4))[:, 0].view(3, 6)
     rows_1d = dynamic.interpolate_1d_flattened(table, 18)[:, 0].view(3, 6)
     assert torch.allclose(rows_2d, rows_2d[:, :1].expand(3, 6))  # each new row reads one row height
     assert (rows_1d.max(1).values - rows_1d.min(1).values > 0.9).all()  # each 1-D "row" spans two old rows

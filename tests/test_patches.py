@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vlmlab.patches import PatchEmbedding, cost_table, patch_grid, patchify, unpatchify, vit_flops
+from vlmlab.patches import PatchEmbedding, cost_table, patch_grid, patchify, token_grid, unpatchify, vit_flops
 
 
 def test_patch_grid_token_table():
@@ -90,3 +90,15 @@ def test_cost_table_rows():
     assert gflops == sorted(gflops)
     shares = [r["attention_share"] for r in rows]
     assert shares == sorted(shares)  # the N**2 term weighs more as tokens grow
+
+
+def test_token_grid_checks_a_given_grid_or_infers_a_square():
+    assert token_grid(196) == (14, 14)
+    assert token_grid(12, (3, 4)) == (3, 4)
+    with pytest.raises(ValueError, match=r"15 tokens do not fill a square grid \(the nearest squares are 9 and 16\); "
+                                         r"pass grid=\(rows, cols\) with rows \* cols == 15"):
+        token_grid(15)
+    with pytest.raises(ValueError, match=r"0 tokens do not fill a square grid"):
+        token_grid(0)
+    with pytest.raises(ValueError, match=r"old_grid=\(3, 3\) holds 9 cells but there are 12 rows"):
+        token_grid(12, (3, 3), what="rows", grid_name="old_grid")

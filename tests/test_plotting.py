@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vlmlab.plotting import as_display_array, overlay_heatmap
+from vlmlab.plotting import as_display_array, draw_box, overlay_heatmap
 
 
 def test_float_image_with_overshoot_is_clipped_not_rescaled():
@@ -71,4 +71,16 @@ def test_overlay_heatmap_shared_scale():
     assert im3.get_clim() == (0.0, 1.0)
     with pytest.raises(ValueError, match="vmin must be <= vmax"):
         overlay_heatmap(ax1, np.zeros((8, 8, 3)), flat, vmin=1.0, vmax=0.0)
+    plt.close(fig)
+
+
+def test_draw_box_takes_top_left_bottom_right_like_every_box_in_vlmlab():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    draw_box(ax, 2, 3, 10, 7)  # rows 2..9, columns 3..6: a scene object's .box
+    rect = ax.patches[-1]
+    assert (rect.get_x(), rect.get_y(), rect.get_width(), rect.get_height()) == (2.5, 1.5, 4, 8)  # pixel edges
+    with pytest.raises(ValueError, match=r"draw_box takes \(top, left, bottom, right\).*got \(2, 3, 1, 7\)"):
+        draw_box(ax, 2, 3, 1, 7)
     plt.close(fig)

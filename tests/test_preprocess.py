@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from vlmlab import preprocess
-from vlmlab.preprocess import (CLIP_MEAN, CLIP_STD, clip_transform, denormalize, document_transform,
-                               expand_to_square, normalize, to_rgb, to_uint8_tensor)
+from vlmlab.preprocess import (CLIP_MEAN, CLIP_STD, clip_transform, denormalise, document_transform,
+                               expand_to_square, normalise, to_rgb, to_uint8_tensor)
 
 from helpers import random_image
 
@@ -42,7 +42,7 @@ def test_clip_transform_matches_hf_processor_on_random_sizes():
         assert uint8_levels(ours, expected) <= 2, (height, width, size)
 
 
-def test_torchvision_center_crop_differs_on_odd_margins():
+def test_torchvision_centre_crop_differs_on_odd_margins():
     """Why CenterCropFloor exists: torchvision rounds the crop offset, transformers floors it."""
     from torchvision.transforms import v2
 
@@ -66,15 +66,15 @@ def test_other_modes_convert_like_load_image():
         assert out.shape == (3, 32, 32)
     sixteen = Image.fromarray(np.full((40, 40), 65535, dtype=np.uint16))  # 16-bit white
     white = clip_transform(32)(sixteen)
-    torch.testing.assert_close(denormalize(white), torch.ones(3, 32, 32), atol=1e-5, rtol=0)
+    torch.testing.assert_close(denormalise(white), torch.ones(3, 32, 32), atol=1e-5, rtol=0)
 
 
-def test_denormalize_inverts_normalisation():
+def test_denormalise_inverts_normalisation():
     x = torch.rand(2, 3, 8, 8)
     normed = (x - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / STD
-    torch.testing.assert_close(denormalize(normed), x)
+    torch.testing.assert_close(denormalise(normed), x)
     with pytest.raises(ValueError, match="3, H, W"):
-        denormalize(torch.zeros(4, 8, 8))
+        denormalise(torch.zeros(4, 8, 8))
 
 
 def test_document_transform_keeps_aspect_and_pads_white():
@@ -131,32 +131,32 @@ def test_to_uint8_tensor_is_channels_first_uint8():
     assert x[0].tolist() == [[1, 4, 7], [10, 13, 16]]
 
 
-def test_normalize_hand_worked():
+def test_normalise_hand_worked():
     x = torch.tensor([0, 255, 128], dtype=torch.uint8).view(3, 1, 1).expand(3, 1, 2)
-    out = normalize(x, mean=(0.5, 0.5, 0.5), std=(0.25, 0.5, 1.0))
+    out = normalise(x, mean=(0.5, 0.5, 0.5), std=(0.25, 0.5, 1.0))
     assert out.dtype == torch.float32 and out.shape == (3, 1, 2)
     expected = [(0 - 0.5) / 0.25, (1 - 0.5) / 0.5, (128 / 255 - 0.5) / 1.0]
     torch.testing.assert_close(out[:, 0, 0], torch.tensor(expected), atol=1e-6, rtol=0)
     # a float image in [0, 1] is not rescaled again
-    torch.testing.assert_close(normalize(x.float() / 255, (0.5,) * 3, (0.25, 0.5, 1.0)), out, atol=1e-6, rtol=0)
+    torch.testing.assert_close(normalise(x.float() / 255, (0.5,) * 3, (0.25, 0.5, 1.0)), out, atol=1e-6, rtol=0)
 
 
-def test_normalize_matches_transformers_rescale_and_normalize():
+def test_normalise_matches_transformers_rescale_and_normalize():
     from transformers import CLIPImageProcessor
 
     image = random_image(32, 32)  # already at the processor's size: only rescale + normalise act
     theirs = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})(
         images=image, return_tensors="pt")["pixel_values"][0]
-    torch.testing.assert_close(normalize(to_uint8_tensor(image)), theirs, atol=1e-6, rtol=0)
+    torch.testing.assert_close(normalise(to_uint8_tensor(image)), theirs, atol=1e-6, rtol=0)
 
 
-def test_normalize_bad_input():
+def test_normalise_bad_input():
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
-        normalize(np.zeros((3, 2, 2)))
+        normalise(np.zeros((3, 2, 2)))
     with pytest.raises(TypeError, match="uint8 .* or float .*, got dtype torch.int64"):
-        normalize(torch.zeros(3, 2, 2, dtype=torch.int64))
+        normalise(torch.zeros(3, 2, 2, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"x must be \(\.\.\., 3, H, W\)"):
-        normalize(torch.zeros(4, 2, 2))
+        normalise(torch.zeros(4, 2, 2))
 
 
 def test_pixel_limit_is_read_when_called(monkeypatch):

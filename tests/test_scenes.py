@@ -326,7 +326,7 @@ def test_clutter_and_noise_are_part_of_the_scene():
         (dict(max_objects=5), ValueError, r"max_objects must be in \[1, 4\] \(at most 4 objects fit .*got 5"),
         (dict(min_objects=-1), ValueError, r"min_objects must be in \[1, 4\]"),
         (dict(min_objects=3, max_objects=2), ValueError, r"min_objects must be in \[1, 2\]"),
-        (dict(max_objects=2.5), TypeError, r"max_objects must be an int in \[1, 4\], got 2.5"),
+        (dict(max_objects=2.5), TypeError, r"max_objects must be an int in \[1, 4\] \(at most 4 objects fit without overlap\), got 2.5"),
         (dict(colours=["red", "pink"]), ValueError, r"colours: unknown name 'pink'; accepted names are \['red'"),
         (dict(shapes=["hexagon"]), ValueError, r"shapes: unknown name 'hexagon'; accepted names are \['circle'"),
         (dict(colours="red"), TypeError, r"colours must be a list of names"),
@@ -349,7 +349,7 @@ def test_bad_sampling_arguments(world):
     SceneWorld(canvas_size=(40, 80), max_glyphs=0)  # no glyphs: a small canvas is fine
     with pytest.raises(ValueError, match=r"split must be one of \['all', 'heldout', 'heldout_relation', 'train'\], got 'test'"):
         world.sample(2, seed=0, split="test")
-    with pytest.raises(ValueError, match="seed must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
         world.sample(2, seed=-1)
     with pytest.raises(ValueError, match="n must be a positive int, got 0"):
         world.sample_scenes(0, seed=0)

@@ -58,11 +58,11 @@ def test_bad_input():
     world = ShapesWorld()
     with pytest.raises(ValueError, match="not in this world"):
         world.parse("a photo of a cat")
-    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
         world.sample(2, seed=-1)
     with pytest.raises(ValueError, match="n must be"):
         world.sample(0, seed=1)
-    with pytest.raises(ValueError, match="jitter"):
+    with pytest.raises(ValueError, match=r"jitter must be in \[0, 0.1\] \(a fraction of the image side\), got 0.5"):
         ShapesWorld(jitter=0.5)
 
 

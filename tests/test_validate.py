@@ -60,3 +60,41 @@ def test_check_block_grid_returns_the_merged_grid_or_suggests_one():
         v.check_block_grid((4, 4), 2.0)
     with pytest.raises(ValueError, match="scale must be a positive int, got 0"):
         v.check_block_grid((4, 4), 0)
+
+
+def test_as_seed_refuses_a_wrong_type_with_a_type_error():
+    assert v.as_seed(0) == 0 and v.as_seed(2**40) == 2**40
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
+        v.as_seed(-1)
+    for bad in (1.0, "3", True, None):
+        with pytest.raises(TypeError, match=f"seed must be an int >= 0, got {bad!r}"):
+            v.as_seed(bad)
+
+
+def test_as_non_negative_int_says_what_zero_means():
+    assert v.as_non_negative_int(0, "num_classes") == 0
+    with pytest.raises(ValueError, match=r"num_classes must be an int >= 0 \(0 = no head\), got -1"):
+        v.as_non_negative_int(-1, "num_classes", " (0 = no head)")
+    with pytest.raises(TypeError, match="num_classes must be an int >= 0, got 2.0"):
+        v.as_non_negative_int(2.0, "num_classes")
+
+
+def test_int_and_float_ranges_name_the_accepted_range():
+    assert v.as_int_in_range(-3, "layer", -3, 2) == -3
+    with pytest.raises(ValueError, match=r"layer must be in \[-3, 2\] \(one of 3\), got 3"):
+        v.as_int_in_range(3, "layer", -3, 2, " (one of 3)")
+    with pytest.raises(TypeError, match=r"layer must be an int in \[-3, 2\], got 1.0"):
+        v.as_int_in_range(1.0, "layer", -3, 2)
+    assert v.as_float_in_range(0, "ratio", 0, 1, high_open=True) == 0.0
+    with pytest.raises(ValueError, match=r"ratio must be in \[0, 1\), got 1"):
+        v.as_float_in_range(1, "ratio", 0, 1, high_open=True)
+    assert v.as_float_in_range(1, "alpha", 0, 1) == 1.0
+    with pytest.raises(TypeError, match=r"alpha must be a number in \[0, 1\] \(opacity\), got '1'"):
+        v.as_float_in_range("1", "alpha", 0, 1, " (opacity)")
+
+
+@pytest.mark.parametrize("bad", [0, -2.5, float("nan"), float("inf")])
+def test_as_positive_float_refuses_zero_negative_and_non_finite(bad):
+    with pytest.raises(ValueError, match=f"theta must be a finite number > 0, got {bad!r}"):
+        v.as_positive_float(bad, "theta")
+    assert v.as_positive_float(1e4, "theta") == 1e4

@@ -41,5 +41,5 @@ def test_attention_figure_draws_raw_weights_from_zero_with_the_uniform_level():
     fig, info = attention_figure(image, (flat,), 0, 0, "cls", (2, 3))
     assert info["vmax"] == pytest.approx(1 / 7)
     plt.close(fig)
-    with pytest.raises(ValueError, match="vmax must be a number > 0"):
+    with pytest.raises(ValueError, match="vmax must be a finite number > 0"):
         attention_figure(image, _attentions(), 0, 0, "cls", (2, 3), vmax=0)

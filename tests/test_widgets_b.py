@@ -74,13 +74,13 @@ def test_query_attention_map_reads_the_right_row():
     np.testing.assert_allclose(m.ravel(), att[1][0, 0, 5, 1:].numpy(), rtol=1e-6)
     mean = query_attention_map(att, layer=-1, head="mean", query="cls", grid=grid)
     np.testing.assert_allclose(mean.ravel(), att[-1][0, :, 0, 1:].mean(0).numpy(), rtol=1e-6)
-    with pytest.raises(ValueError, match="query must be 'cls' or a patch index"):
+    with pytest.raises(ValueError, match=r"query must be in \[0, 5\] \(a patch index\) or 'cls', got 6"):
         query_attention_map(att, 0, 0, 6, grid)
     with pytest.raises(ValueError, match="head must be"):
         query_attention_map(att, 0, 2, 0, grid)
-    with pytest.raises(TypeError, match="head must be 'mean' or an int"):
+    with pytest.raises(TypeError, match=r"head must be an int in \[0, 1\] or 'mean', got 0.5"):
         query_attention_map(att, 0, 0.5, 0, grid)
-    with pytest.raises(TypeError, match="query must be 'cls' or a patch index"):
+    with pytest.raises(TypeError, match=r"query must be an int in \[0, 5\] \(a patch index\) or 'cls', got 'centre'"):
         query_attention_map(att, 0, 0, "centre", grid)
 
 
@@ -142,9 +142,9 @@ def test_similarity_and_posembed_figures():
     assert info["new_table_shape"] == (36, 16) and info["new_index"] == (3, 3)
     assert info["map"][1, 2] == pytest.approx(1.0) and info["new_map"][3, 3] == pytest.approx(1.0)
     plt.close(fig)
-    with pytest.raises(ValueError, match="must lie on the 3x4 grid"):
+    with pytest.raises(ValueError, match=r"row must be in \[0, 2\] \(a row of the 3x4 grid\), got 3"):
         posembed_figure(t, "learned", 3, 0, 6)
-    with pytest.raises(TypeError, match="row and col must be ints"):
+    with pytest.raises(TypeError, match=r"row must be an int in \[0, 2\] \(a row of the 3x4 grid\), got 1.5"):
         posembed_figure(t, "learned", 1.5, 0, 6)
     box = posembed_explorer(t)
     kind = box.children[0].children[0]
@@ -183,7 +183,7 @@ def test_attention_viewer_bad_arguments_name_them():
         att = vit.forward_features(torch.randn(1, 3, 16, 24), output_attentions=True).attentions
     with pytest.raises(TypeError, match="layer must be an int"):
         query_attention_map(att, "last", 0, 0, (2, 3))
-    with pytest.raises(ValueError, match=r"layer must be in \[-2, 2\), got 2"):
+    with pytest.raises(ValueError, match=r"layer must be in \[-2, 1\] \(one of the 2 layers\), got 2"):
         query_attention_map(att, 2, 0, 0, (2, 3))
     with pytest.raises(ValueError, match=r"attention maps have 7 tokens but grid \(3, 3\) needs 1 \+ 9"):
         query_attention_map(att, 0, 0, 0, (3, 3))

@@ -7,6 +7,7 @@ torch. Sizes are ``(height, width)`` everywhere in vlmlab.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 
@@ -34,6 +35,24 @@ def as_positive_int(value, name: str) -> int:
     if value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value}")
     return int(value)
+
+
+def as_non_negative_int(value, name: str, why: str = "") -> int:
+    """An int ``>= 0`` (a count that may be zero, a seed), or a clear error; ``why`` says what 0 means."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= 0{why}, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be an int >= 0{why}, got {value}")
+    return int(value)
+
+
+def as_positive_float(value, name: str, why: str = "") -> float:
+    """A finite real number ``> 0``, or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a finite number > 0{why}, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0{why}, got {value!r}")
+    return float(value)
 
 
 def check_divisible(size: tuple[int, int], patch_size: int, name: str = "image_size") -> None:
@@ -98,27 +117,26 @@ def check_at_most(low, high, low_name: str, high_name: str) -> None:
 
 
 def as_seed(seed) -> int:
-    """A non-negative int seed for ``numpy.random.default_rng``, or a clear error."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
+    """A seed for ``numpy.random.default_rng``: an int ``>= 0``, or a clear error."""
+    return as_non_negative_int(seed, "seed")
 
 
 def as_int_in_range(value, name: str, low: int, high: int, why: str = "") -> int:
     """An int in ``[low, high]``; the error names the range (and ``why``, when given)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+        raise TypeError(f"{name} must be an int in [{low}, {high}]{why}, got {value!r}")
     if not low <= value <= high:
         raise ValueError(f"{name} must be in [{low}, {high}]{why}, got {value}")
     return int(value)
 
 
-def as_float_in_range(value, name: str, low: float, high: float) -> float:
-    """A real number in ``[low, high]``, or a clear error."""
+def as_float_in_range(value, name: str, low: float, high: float, why: str = "", *, high_open: bool = False) -> float:
+    """A real number in ``[low, high]`` (``[low, high)`` with ``high_open``), or a clear error."""
+    accepted = f"[{low}, {high}{')' if high_open else ']'}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+        raise TypeError(f"{name} must be a number in {accepted}{why}, got {value!r}")
+    if not (low <= value < high if high_open else low <= value <= high):
+        raise ValueError(f"{name} must be in {accepted}{why}, got {value}")
     return float(value)
 
 

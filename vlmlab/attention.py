@@ -32,12 +32,12 @@ returns: a sequence with one ``(B, heads, N, N)`` tensor per layer, token 0
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import torch
 
-from ._validate import as_size, check_choice
+from ._validate import as_float_in_range, as_int_in_range, as_non_negative_int, as_size, check_choice
+from .patches import token_grid
 
 HEAD_FUSIONS = ("mean", "max", "min")
 
@@ -51,11 +51,7 @@ _HOW_TO_GET_ATTENTIONS = (
 
 
 def _check_prefix(num_prefix_tokens) -> int:
-    if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int):
-        raise TypeError(f"num_prefix_tokens must be an int >= 0 (1 = the CLS token), got {num_prefix_tokens!r}")
-    if num_prefix_tokens < 0:
-        raise ValueError(f"num_prefix_tokens must be an int >= 0 (1 = the CLS token), got {num_prefix_tokens}")
-    return num_prefix_tokens
+    return as_non_negative_int(num_prefix_tokens, "num_prefix_tokens", " (1 = the CLS token)")
 
 
 def _stack(attentions) -> torch.Tensor:
@@ -115,10 +111,7 @@ def rollout_matrix(attentions, head_fusion: str = "mean", discard_ratio: float =
     """
     att = _stack(attentions)  # (L, B, H, N, N)
     _check_fusion(head_fusion)
-    if isinstance(discard_ratio, bool) or not isinstance(discard_ratio, numbers.Real):
-        raise TypeError(f"discard_ratio must be a number in [0, 1), got {discard_ratio!r}")
-    if not 0.0 <= float(discard_ratio) < 1.0:
-        raise ValueError(f"discard_ratio must be in [0, 1), got {discard_ratio!r}")
+    discard_ratio = as_float_in_range(discard_ratio, "discard_ratio", 0, 1, high_open=True)
     _, batch, _, n, _ = att.shape
     eye = torch.eye(n, dtype=att.dtype, device=att.device)
     result = eye.expand(batch, n, n).clone()  # (B, N, N)
@@ -166,24 +159,13 @@ def cls_attention(attentions, layer: int = -1, *, num_prefix_tokens: int = 1) ->
     _check_prefix(num_prefix_tokens)
     att = _stack(attentions)  # (L, B, H, N, N)
     n_layers = att.shape[0]
-    if isinstance(layer, bool) or not isinstance(layer, int):
-        raise TypeError(f"layer must be an int in [{-n_layers}, {n_layers - 1}], got {layer!r}")
-    if not -n_layers <= layer < n_layers:
-        raise ValueError(f"layer must be an int in [{-n_layers}, {n_layers - 1}], got {layer!r}")
+    layer = as_int_in_range(layer, "layer", -n_layers, n_layers - 1, f" (one of the {n_layers} layers)")
     return att[layer][:, :, 0, num_prefix_tokens:]
 
 
 def to_grid(scores: torch.Tensor, grid=None) -> torch.Tensor:
     """``(..., N)`` patch scores → ``(..., rows, cols)`` (square grid when ``grid`` is None)."""
-    n = scores.shape[-1]
-    if grid is None:
-        side = math.isqrt(n)
-        if side * side != n:
-            raise ValueError(f"{n} patch scores are not a square grid; pass grid=(rows, cols)")
-        grid = (side, side)
-    rows, cols = as_size(grid, "grid")
-    if rows * cols != n:
-        raise ValueError(f"grid {grid!r} has {rows * cols} cells but there are {n} patch scores")
+    rows, cols = token_grid(scores.shape[-1], grid, what="patch scores")
     return scores.reshape(*scores.shape[:-1], rows, cols)
 
 
@@ -214,11 +196,8 @@ def attention_map(attentions, layer="rollout", head="mean", grid=None, *, discar
         n_heads = per_head.shape[1]
         if isinstance(head, str):
             scores = fuse_heads(per_head, _check_fusion(head, "head"), dim=1)  # (B, P)
-        elif isinstance(head, bool) or not isinstance(head, int):
-            raise TypeError(f"head must be an int in [0, {n_heads - 1}] or one of {list(HEAD_FUSIONS)}, got {head!r}")
-        elif not 0 <= head < n_heads:
-            raise ValueError(f"head must be an int in [0, {n_heads - 1}] or one of {list(HEAD_FUSIONS)}, got {head!r}")
         else:
+            head = as_int_in_range(head, "head", 0, n_heads - 1, f" or one of {list(HEAD_FUSIONS)}")
             scores = per_head[:, head]
     return to_grid(scores, grid)
 

@@ -36,14 +36,14 @@ from dataclasses import asdict, dataclass, field
 
 from . import families, tiling
 from ._validate import as_positive_int, as_size, check_choice
+from .dynamic import QWEN2_VL_MAX_PIXELS as QWEN2_VL_CLASS_DEFAULT_MAX_PIXELS
 
 __all__ = ["FAMILIES", "QWEN2_VL_CLASS_DEFAULT_MAX_PIXELS", "Family", "TokenBudget", "budget_table",
            "format_table", "token_budget"]
 
-# ``Qwen2VLImageProcessor()``'s own default (``size["longest_edge"]`` = 28*28*1280 = 1,003,520 pixels, at most
-# 1280 tokens). The released checkpoints override it with 12,845,056 (16384 tokens); pass this as ``max_pixels``
-# to see what a processor built without the checkpoint's config does.
-QWEN2_VL_CLASS_DEFAULT_MAX_PIXELS = 28 * 28 * 1280
+# QWEN2_VL_CLASS_DEFAULT_MAX_PIXELS: ``Qwen2VLImageProcessor()``'s own default (``size["longest_edge"]`` =
+# 28*28*1280 = 1,003,520 pixels, at most 1280 tokens). The released checkpoints override it with 12,845,056
+# (16384 tokens); pass it as ``max_pixels`` to see what a processor built without the checkpoint's config does.
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def _square(size, o):
     return dict(tokens=side * side, tiles=1, grid=(1, 1), resized=(o["tile_size"],) * 2, patch_grid=(side, side))
 
 
-def _center_crop(size, o):
+def _centre_crop(size, o):
     return dict(_square(size, o), kept=min(size) / max(size))
 
 
@@ -270,7 +270,7 @@ def _mllama(size, o):
 
 
 _RULES = {
-    "clip-224": _center_crop, "llava-1.5": _center_crop, "paligemma": _square,
+    "clip-224": _centre_crop, "llava-1.5": _centre_crop, "paligemma": _square,
     "llava-next": _llava_next, "llava-onevision": _onevision,
     "internvl2": _internvl, "internvl3": _internvl,
     "qwen2-vl": _qwen, "qwen2.5-vl": _qwen,

@@ -1,4 +1,12 @@
-"""Encoding at high resolution: tiles one by one, or one picture at its own (dynamic) resolution.
+"""Dynamic resolution: Qwen2-VL's size rule, and encoding tiles one by one or one picture at its own size.
+
+``smart_resize`` is Qwen2-VL's rule for the size a picture is encoded at:
+both sides multiples of ``patch * merge`` (28), the area within a pixel
+budget, the aspect ratio kept as well as that allows (``vlmlab.tiling``
+re-exports it and counts the tokens it gives).
+
+    >>> smart_resize(1080, 1920)
+    (728, 1316)
 
 Two ways to run a CLIP-style encoder on more pixels than it was trained on:
 
@@ -8,7 +16,7 @@ Two ways to run a CLIP-style encoder on more pixels than it was trained on:
   tile has no idea where it sits in the image (LLaVA-NeXT adds newline tokens
   for that, see ``tiling.llava_next_pack``).
 * ``DynamicResolutionEncoder`` — Qwen2-VL's idea on a CLIP encoder: resize the
-  image with ``tiling.smart_resize`` to multiples of ``patch * merge`` and run
+  image with :func:`smart_resize` to multiples of ``patch * merge`` and run
   the encoder once on that ``(H, W)``, with CLIP's position table resized to
   the new ``(H/p, W/p)`` grid **in 2-D** (bicubic, as
   ``transformers.models.clip.modeling_clip.CLIPVisionEmbeddings.interpolate_pos_encoding``
@@ -34,6 +42,8 @@ section 2.1, "Naive Dynamic Resolution"), which are defined for any grid.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,20 +52,73 @@ from ._validate import as_positive_int, as_size, check_at_most
 
 __all__ = [
     "DynamicResolutionEncoder",
+    "QWEN2_VL_MAX_PIXELS",
+    "QWEN2_VL_MIN_PIXELS",
     "coordinate_table",
-    "interpolate_2d",
     "encode_tiles",
     "interpolate_1d_flattened",
     "naive_resize_size",
     "pad_batch",
+    "smart_resize",
 ]
+
+
+# ---------------------------------------------------------------------------
+# Qwen2-VL's smart resize: the size a picture is encoded at
+# ---------------------------------------------------------------------------
+
+
+# Qwen2VLImageProcessor's class defaults (the released checkpoints ship max_pixels = 28*28*16384: vlmlab.budget).
+QWEN2_VL_MIN_PIXELS = 56 * 56
+QWEN2_VL_MAX_PIXELS = 28 * 28 * 1280
+QWEN2_VL_MAX_ASPECT_RATIO = 200
+
+
+def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = QWEN2_VL_MIN_PIXELS,
+                 max_pixels: int = QWEN2_VL_MAX_PIXELS) -> tuple[int, int]:
+    """Qwen2-VL's resize target: both sides multiples of ``factor``, area within ``[min_pixels, max_pixels]``.
+
+    Round each side to the nearest multiple of ``factor``; if that is too many
+    pixels, scale both sides down by ``sqrt(area / max_pixels)`` and floor; if
+    too few, scale up and ceil. Aspect ratios beyond 200 are refused, as in
+    ``transformers.models.qwen2_vl.image_processing_qwen2_vl.smart_resize``.
+
+        >>> smart_resize(336, 336)
+        (336, 336)
+    """
+    height, width = as_size((height, width), "(height, width)")
+    factor = as_positive_int(factor, "factor")
+    min_pixels = as_positive_int(min_pixels, "min_pixels")
+    max_pixels = as_positive_int(max_pixels, "max_pixels")
+    check_at_most(min_pixels, max_pixels, "min_pixels", "max_pixels")
+    if max(height, width) / min(height, width) > QWEN2_VL_MAX_ASPECT_RATIO:
+        raise ValueError(
+            f"absolute aspect ratio must be smaller than {QWEN2_VL_MAX_ASPECT_RATIO}, got "
+            f"{max(height, width) / min(height, width)} for (height, width) = {(height, width)}"
+        )
+    h_bar = round(height / factor) * factor
+    w_bar = round(width / factor) * factor
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
+# ---------------------------------------------------------------------------
+# Encoding at high resolution
+# ---------------------------------------------------------------------------
 
 
 def _pixel_values(x, size, mean, std) -> torch.Tensor:
     """``(3, H, W)`` uint8 -> ``(1, 3, h, w)`` normalised, resized to ``size = (h, w)`` (antialiased bicubic)."""
-    from .preprocess import normalize, resize_bicubic
+    from .preprocess import normalise, resize_bicubic
 
-    return normalize(resize_bicubic(x, size), mean, std).unsqueeze(0)  # (1, 3, h, w)
+    return normalise(resize_bicubic(x, size), mean, std).unsqueeze(0)  # (1, 3, h, w)
 
 
 def encode_tiles(encoder, tiles) -> torch.Tensor:
@@ -97,7 +160,7 @@ class DynamicResolutionEncoder(nn.Module):
 
     ``forward(images)`` takes a list of PIL images and returns a list of
     ``(N_i, D)`` patch features, ``N_i = (h_i / p) * (w_i / p)`` in row-major
-    order, one per image, with ``(h_i, w_i) = tiling.smart_resize(...)``. No
+    order, one per image, with ``(h_i, w_i) = smart_resize(...)``. No
     parameters of its own: the only position information is CLIP's table,
     bicubically resized to each grid.
     """
@@ -119,8 +182,6 @@ class DynamicResolutionEncoder(nn.Module):
 
     def target_size(self, image_size) -> tuple[int, int]:
         """``(h, w)`` an image of ``image_size = (height, width)`` is resized to (``smart_resize``)."""
-        from .tiling import smart_resize
-
         height, width = as_size(image_size, "image_size")
         return smart_resize(height, width, self.factor, self.min_pixels, self.max_pixels)
 
@@ -231,16 +292,3 @@ def coordinate_table(grid) -> torch.Tensor:
     r, c = torch.meshgrid(torch.arange(rows, dtype=torch.float32), torch.arange(cols, dtype=torch.float32),
                           indexing="ij")
     return torch.stack([r.flatten(), c.flatten()], dim=-1)  # (rows*cols, 2)
-
-
-def interpolate_2d(pos_embed: torch.Tensor, old_grid, new_grid) -> torch.Tensor:
-    """``(rows*cols, D)`` -> ``(new_rows*new_cols, D)`` by 2-D bicubic resize (no prefix tokens).
-
-    ``vlmlab.posembed.interpolate_pos_embed`` with no prefix rows (it equals CLIP's
-    ``interpolate_pos_encoding``).
-    """
-    from .posembed import interpolate_pos_embed
-
-    return interpolate_pos_embed(pos_embed, as_size(new_grid, "new_grid"), num_prefix_tokens=0,
-                                 old_grid=as_size(old_grid, "old_grid"))
-

@@ -21,12 +21,14 @@ Checked against: ``transformers.models.clip.modeling_clip.CLIPVisionEmbeddings``
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from ._validate import as_positive_int, as_size, check_block_grid, check_divisible, check_image_batch, check_token_batch
 
-__all__ = ["patch_grid", "patchify", "unpatchify", "merge_order", "PatchEmbedding", "vit_flops", "cost_table"]
+__all__ = ["patch_grid", "token_grid", "patchify", "unpatchify", "merge_order", "PatchEmbedding", "vit_flops", "cost_table"]
 
 
 def patch_grid(image_size, patch_size) -> tuple[int, int]:
@@ -42,6 +44,34 @@ def patch_grid(image_size, patch_size) -> tuple[int, int]:
     p = as_positive_int(patch_size, "patch_size")
     check_divisible(size, p, "image_size")
     return size[0] // p, size[1] // p
+
+
+def token_grid(num_tokens: int, grid=None, *, what: str = "tokens", grid_name: str = "grid") -> tuple[int, int]:
+    """The ``(rows, cols)`` grid that ``num_tokens`` row-major patch tokens lie on.
+
+    With ``grid`` given, check that it holds exactly ``num_tokens`` cells; left
+    out, the tokens must fill a square grid (drop a CLS token or any other
+    prefix first). ``what`` and ``grid_name`` name the tokens and the argument
+    in the error.
+
+        >>> token_grid(196)
+        (14, 14)
+        >>> token_grid(12, (3, 4))
+        (3, 4)
+    """
+    if grid is not None:
+        rows, cols = as_size(grid, grid_name)
+        if rows * cols != num_tokens:
+            raise ValueError(f"{grid_name}={grid!r} holds {rows * cols} cells but there are {num_tokens} {what}")
+        return rows, cols
+    side = math.isqrt(max(num_tokens, 0))
+    if num_tokens <= 0 or side * side != num_tokens:
+        raise ValueError(
+            f"{num_tokens} {what} do not fill a square grid (the nearest squares are {side * side} and "
+            f"{(side + 1) ** 2}); pass {grid_name}=(rows, cols) with rows * cols == {num_tokens} (or is a CLS "
+            "token still in?)"
+        )
+    return side, side
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:

@@ -51,11 +51,12 @@ from torch import nn
 
 from ._validate import as_positive_int, check_image_batch
 
-__all__ = ["TILINGS", "FAMILIES", "Stage", "PipelineRecord", "VLMVisionPipeline"]
+__all__ = ["TILINGS", "BUDGET_FAMILY_OF_TILING", "Stage", "PipelineRecord", "VLMVisionPipeline"]
 
 TILINGS = (None, "naive", "llava-next", "internvl", "dynamic")
-# The family of vlmlab.budget.token_budget each tiling reproduces (the naive grid has none).
-FAMILIES = {None: "llava-1.5", "naive": None, "llava-next": "llava-next", "internvl": "internvl2", "dynamic": "qwen2-vl"}
+# The vlmlab.budget family (a key of budget.FAMILIES) whose token count each tiling reproduces; the naive grid has none.
+BUDGET_FAMILY_OF_TILING = {None: "llava-1.5", "naive": None, "llava-next": "llava-next", "internvl": "internvl2",
+                           "dynamic": "qwen2-vl"}
 # The family's own projector, used when the default "mlp2x_gelu" is left in place.
 FAMILY_PROJECTORS = {"internvl": "pixel_shuffle_mlp", "dynamic": "patch_merger"}
 DEFAULT_PROJECTOR = "mlp2x_gelu"
@@ -146,7 +147,7 @@ class VLMVisionPipeline(nn.Module):
         if tiling not in TILINGS:
             raise ValueError(f"tiling must be one of {list(TILINGS)}, got {tiling!r}")
         self.tiling = tiling
-        self.family = FAMILIES[tiling]
+        self.family = BUDGET_FAMILY_OF_TILING[tiling]
         self.llm_dim = as_positive_int(llm_dim, "llm_dim")
         self.max_tiles = None if max_tiles is None else as_positive_int(max_tiles, "max_tiles")
         self.encoder = _build_encoder(encoder, feature_layer)
@@ -219,7 +220,7 @@ class VLMVisionPipeline(nn.Module):
           (LLaVA-NeXT: base image first; the others: thumbnail last), normalised
           with the encoder processor's mean and std.
         """
-        from .preprocess import image_mean_std, normalize, to_rgb, to_uint8_tensor
+        from .preprocess import image_mean_std, normalise, to_rgb, to_uint8_tensor
         from .tiling import plan_tiles
 
         image = to_rgb(image)
@@ -233,7 +234,7 @@ class VLMVisionPipeline(nn.Module):
         else:
             pictures = [*plan.tiles] + ([plan.thumbnail] if plan.thumbnail is not None else [])
         x = torch.stack([to_uint8_tensor(p) for p in pictures])  # (T, 3, S, S) uint8
-        return normalize(x, *image_mean_std(self.encoder.processor)), plan
+        return normalise(x, *image_mean_std(self.encoder.processor)), plan
 
     @torch.no_grad()
     def encode(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:

@@ -19,7 +19,7 @@ def as_display_array(image) -> np.ndarray:
     0..255 and divided by 255; floats are taken as [0, 1] and clipped there, so
     a bicubic overshoot such as 1.02 shows as white instead of rescaling the
     whole picture. Floats in 0..255 must be divided by 255 first;
-    CLIP-normalised tensors go through ``vlmlab.preprocess.denormalize``.
+    CLIP-normalised tensors go through ``vlmlab.preprocess.denormalise``.
     """
     from PIL import Image
 
@@ -92,11 +92,21 @@ def draw_grid(ax, image_size, grid, color: str = "white", linewidth: float = 0.8
     ax.set_ylim(height - 0.5, -0.5)
 
 
-def draw_box(ax, top: float, left: float, height: float, width: float, color: str = "yellow", linewidth: float = 2.0, label: str | None = None):
-    """Outline the box ``(top, left, height, width)`` in pixels, with an optional label."""
+def draw_box(ax, top: float, left: float, bottom: float, right: float, color: str = "yellow", linewidth: float = 2.0,
+             label: str | None = None):
+    """Outline the pixel box ``(top, left, bottom, right)``, bottom and right exclusive, with an optional label.
+
+    The same box convention as ``vlmlab.scenes.SceneObject.box`` and
+    ``vlmlab.attention.box_coverage``: rows ``top .. bottom - 1`` and columns
+    ``left .. right - 1`` are inside. ``color`` is matplotlib's.
+    """
     from matplotlib.patches import Rectangle
 
-    ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor=color, linewidth=linewidth))
+    if bottom < top or right < left:
+        raise ValueError(f"draw_box takes (top, left, bottom, right) with bottom >= top and right >= left, got "
+                         f"{(top, left, bottom, right)}")
+    ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, edgecolor=color,
+                           linewidth=linewidth))
     if label:
         ax.text(left + 2, top + 2, label, color=color, fontsize=8, va="top", ha="left",
                 bbox=dict(facecolor="black", alpha=0.5, pad=1, linewidth=0))

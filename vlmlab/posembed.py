@@ -31,12 +31,12 @@ Qwen2-VL https://arxiv.org/abs/2409.12191 .
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 import torch.nn.functional as F
 
-from ._validate import as_positive_int, as_size
+from ._validate import as_int_in_range, as_non_negative_int, as_positive_float, as_positive_int, as_size
+from .patches import merge_order, token_grid
 
 __all__ = [
     "sincos_1d", "sincos_2d", "interpolate_pos_embed",
@@ -116,28 +116,11 @@ def interpolate_pos_embed(pos_embed: torch.Tensor, new_grid, num_prefix_tokens: 
         pos_embed = pos_embed.unsqueeze(0)
     if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
         raise ValueError(f"pos_embed must be (N, D) or (1, N, D), got shape {tuple(pos_embed.shape)}")
-    if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int):
-        raise TypeError(f"num_prefix_tokens must be an int >= 0, got {num_prefix_tokens!r}")
-    if num_prefix_tokens < 0:
-        raise ValueError(f"num_prefix_tokens must be an int >= 0, got {num_prefix_tokens!r}")
+    num_prefix_tokens = as_non_negative_int(num_prefix_tokens, "num_prefix_tokens", " (1 = the CLS token)")
     new_rows, new_cols = as_size(new_grid, "new_grid")
     _, N, D = pos_embed.shape
-    n_patches = N - num_prefix_tokens
-    if old_grid is None:
-        side = math.isqrt(max(n_patches, 0))
-        if n_patches <= 0 or side * side != n_patches:
-            raise ValueError(
-                f"pos_embed has {N} rows = {num_prefix_tokens} prefix + {n_patches} patches, which is not a square grid; "
-                "pass old_grid=(rows, cols)"
-            )
-        old_rows, old_cols = side, side
-    else:
-        old_rows, old_cols = as_size(old_grid, "old_grid")
-        if old_rows * old_cols != n_patches:
-            raise ValueError(
-                f"old_grid {(old_rows, old_cols)} has {old_rows * old_cols} cells but pos_embed has {n_patches} "
-                f"patch rows ({N} rows minus {num_prefix_tokens} prefix)"
-            )
+    old_rows, old_cols = token_grid(N - num_prefix_tokens, old_grid, grid_name="old_grid",
+                                    what=f"patch rows in pos_embed ({N} rows minus {num_prefix_tokens} prefix)")
 
     prefix, patches = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
     if (new_rows, new_cols) != (old_rows, old_cols):
@@ -162,8 +145,6 @@ def rope_2d_position_ids(grid, merge_size: int = 1) -> torch.Tensor:
     ``merge_size=2`` for that order, as
     ``transformers.vision_utils.get_vision_position_ids`` builds it.
     """
-    from .patches import merge_order
-
     rows, cols = as_size(grid, "grid")
     row_ids, col_ids = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
     ids = torch.stack([row_ids.flatten(), col_ids.flatten()], dim=-1)  # (N, 2), row-major
@@ -187,10 +168,7 @@ def rope_2d(position_ids: torch.Tensor, head_dim: int, theta: float = 10000.0) -
     if position_ids.ndim != 2 or position_ids.shape[-1] != 2:
         raise ValueError(f"position_ids must be (N, 2) (row, col) ids, got shape {tuple(position_ids.shape)}")
     head_dim = as_positive_int(head_dim, "head_dim")
-    if isinstance(theta, bool) or not isinstance(theta, numbers.Real):
-        raise TypeError(f"theta must be a finite number > 0 (Qwen2-VL: 10000.0), got {theta!r}")
-    if not math.isfinite(theta) or theta <= 0:
-        raise ValueError(f"theta must be a finite number > 0 (Qwen2-VL: 10000.0), got {theta!r}")
+    theta = as_positive_float(theta, "theta", " (Qwen2-VL: 10000.0)")
     if head_dim % 4:
         raise ValueError(f"head_dim must be divisible by 4 (two axes, each with rotation pairs), got {head_dim}")
     spatial_dim = head_dim // 2
@@ -242,8 +220,5 @@ def cosine_similarity_map(table: torch.Tensor, grid, index: int | None = None) -
     unit = F.normalize(table.detach().float(), dim=-1)
     if index is None:
         return (unit @ unit.T).reshape(rows, cols, rows, cols)
-    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
-        raise TypeError(f"index must be an int patch index in [0, {rows * cols}) or None, got {index!r}")
-    if not 0 <= index < rows * cols:
-        raise ValueError(f"index must be in [0, {rows * cols}) for grid {(rows, cols)}, got {index}")
+    index = as_int_in_range(index, "index", 0, rows * cols - 1, f" (a patch of the {rows}x{cols} grid) or None")
     return (unit @ unit[index]).reshape(rows, cols)

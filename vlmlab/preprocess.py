@@ -5,7 +5,7 @@ Every public function in vlmlab that takes a picture first passes it through
 when empty or larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (read at each call,
 so raising it works; ``None`` turns the check off), and converted to 8-bit RGB
 (16-bit scaled, transparency composited on white). ``to_uint8_tensor`` makes
-that a ``(3, H, W)`` uint8 tensor and ``normalize`` the encoder's float input.
+that a ``(3, H, W)`` uint8 tensor and ``normalise`` the encoder's float input.
 
 CLIP (Radford et al. 2021, https://arxiv.org/abs/2103.00020) was trained on
 ``image_size x image_size`` squares: at inference the shorter side is resized
@@ -46,12 +46,12 @@ __all__ = [
     "ToUint8Tensor",
     "check_image_size",
     "clip_transform",
-    "denormalize",
+    "denormalise",
     "document_transform",
     "exif_orientation",
     "expand_to_square",
     "image_mean_std",
-    "normalize",
+    "normalise",
     "resize_bicubic",
     "to_rgb",
     "to_uint8_tensor",
@@ -215,7 +215,7 @@ def resize_bicubic(x, size):
     return tvF.resize(x, list(size), interpolation=tvF.InterpolationMode.BICUBIC, antialias=True)
 
 
-def normalize(x, mean=CLIP_MEAN, std=CLIP_STD):
+def normalise(x, mean=CLIP_MEAN, std=CLIP_STD):
     """``(x - mean) / std`` per channel: ``(..., C, H, W)`` -> float32 of the same shape.
 
     A uint8 ``x`` holds 0..255 and is first rescaled by 1/255; a float ``x``
@@ -248,7 +248,7 @@ def image_mean_std(processor) -> tuple[tuple, tuple]:
     return tuple(mean), tuple(std)
 
 
-def denormalize(pixel_values, mean=CLIP_MEAN, std=CLIP_STD):
+def denormalise(pixel_values, mean=CLIP_MEAN, std=CLIP_STD):
     """Undo the normalisation: ``(..., 3, H, W)`` normalised values -> values in ``[0, 1]`` (clamped)."""
     import torch
 
@@ -289,13 +289,16 @@ class ToUint8Tensor:
 
 
 class Normalize:
-    """Transform step: ``normalize(x, mean, std)``, uint8 ``(3, H, W)`` -> float32."""
+    """Transform step: ``normalise(x, mean, std)``, uint8 ``(3, H, W)`` -> float32.
+
+    Named after the ``torchvision.transforms.v2.Normalize`` step it stands in for (which wants floats).
+    """
 
     def __init__(self, mean=CLIP_MEAN, std=CLIP_STD):
         self.mean, self.std = tuple(mean), tuple(std)
 
     def __call__(self, x):
-        return normalize(x, self.mean, self.std)
+        return normalise(x, self.mean, self.std)
 
     def __repr__(self):
         return f"{type(self).__name__}(mean={self.mean}, std={self.std})"
@@ -303,6 +306,8 @@ class Normalize:
 
 class CenterCropFloor:
     """Centre crop to ``size x size`` with the offset rounded *down*, as ``transformers``' image processors.
+
+    Named after the ``torchvision.transforms.v2.CenterCrop`` step it stands in for.
 
     ``torchvision``'s ``CenterCrop`` rounds ``(H - size) / 2`` to the nearest
     integer (half to even); on an odd margin such as 225 - 224 = 1 both agree

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from ._validate import as_positive_int, as_size, check_block_grid, check_token_batch
-from .patches import merge_order
+from .patches import merge_order, token_grid
 from .posembed import interpolate_pos_embed, sincos_2d
 
 __all__ = [
@@ -59,7 +59,6 @@ __all__ = [
     "PixelShuffleMLP",
     "PatchMerger",
     "build_projector",
-    "infer_grid",
     "merge_order",
     "num_parameters",
     "space_to_depth",
@@ -77,28 +76,6 @@ ALIASES = {"mlp": "mlp2x_gelu"}
 def num_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``module`` (only those with ``requires_grad`` if asked)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
-def infer_grid(num_tokens: int, grid=None) -> tuple[int, int]:
-    """The ``(rows, cols)`` grid that ``num_tokens`` row-major patch tokens lie on.
-
-    With ``grid`` given, check that it holds exactly ``num_tokens`` cells; without
-    it, the tokens must fill a square grid.
-    """
-    if grid is not None:
-        rows, cols = as_size(grid, "grid")
-        if rows * cols != num_tokens:
-            raise ValueError(
-                f"grid={grid!r} holds {rows * cols} patches but the features have {num_tokens} tokens"
-            )
-        return rows, cols
-    side = math.isqrt(num_tokens)
-    if side * side != num_tokens:
-        raise ValueError(
-            f"{num_tokens} tokens do not fill a square grid; pass grid=(rows, cols) "
-            f"with rows * cols == {num_tokens}"
-        )
-    return side, side
 
 
 def _near_square_grid(n: int) -> tuple[int, int]:
@@ -122,7 +99,7 @@ def space_to_depth(x: torch.Tensor, grid, scale: int) -> torch.Tensor:
         [[0.0, 1.0, 4.0, 5.0], [2.0, 3.0, 6.0, 7.0]]
     """
     B, N, C = check_token_batch(x, "x")
-    rows, cols = infer_grid(N, grid)
+    rows, cols = token_grid(N, grid)
     R, Cc = check_block_grid((rows, cols), scale, "space_to_depth")  # R = rows/s, Cc = cols/s
     s = scale
     x = x.reshape(B, R, s, Cc, s, C)               # (B, R, s, Cc, s, C)
@@ -276,7 +253,7 @@ class Resampler(nn.Module):
         the last block, ``(B, heads, num_queries, N)`` (each row sums to 1).
         """
         B, N, _ = check_token_batch(x, "features", dim=self.vision_dim)
-        grid = infer_grid(N, grid)
+        grid = token_grid(N, grid)
         kv = self.ln_kv(self.kv_proj(x))                                     # (B, N, E)
         keys = kv + self.key_positions(grid).to(kv.dtype)                    # (B, N, E)
         q = self.query.unsqueeze(0).expand(B, -1, -1)                        # (B, Q, E)
@@ -335,7 +312,7 @@ class PixelShuffle(_BlockMerger):
 
     def forward(self, x: torch.Tensor, grid=None) -> torch.Tensor:
         B, N, C = check_token_batch(x, "features")
-        grid = infer_grid(N, grid)
+        grid = token_grid(N, grid)
         self.output_grid(grid)  # the scale must divide the grid: say so in this module's words
         return space_to_depth(x, grid, self.scale)
 
@@ -413,7 +390,7 @@ class PatchMerger(_BlockMerger):
 
     def forward(self, x: torch.Tensor, grid=None) -> torch.Tensor:
         B, N, C = check_token_batch(x, "features", dim=self.vision_dim)
-        grid = infer_grid(N, grid)
+        grid = token_grid(N, grid)
         self.output_grid(grid)  # the merge size must divide the grid: say so in the merger's words
         x = space_to_depth(self.ln_q(x), grid, self.merge_size)  # (B, N/m², m²·C)
         return self.mlp(x)                                        # (B, N/m², llm_dim)

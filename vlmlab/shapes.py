@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_positive_int, as_seed
+from ._validate import as_float_in_range, as_positive_int, as_seed
 
 # Colours far apart in RGB so that a 64-pixel image shows them plainly.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -93,9 +93,7 @@ class ShapesWorld:
         self.image_size = as_positive_int(image_size, "image_size")
         if self.image_size < 16:
             raise ValueError(f"image_size must be at least 16 pixels, got {image_size!r}")
-        if not 0.0 <= float(jitter) <= 0.1:
-            raise ValueError(f"jitter must be a fraction in [0, 0.1], got {jitter!r}")
-        self.jitter = float(jitter)
+        self.jitter = as_float_in_range(jitter, "jitter", 0, 0.1, " (a fraction of the image side)")
         self.background_noise = float(background_noise)
         self.colours = tuple(COLOURS)
         self.shapes = SHAPES

@@ -21,7 +21,10 @@ a larger or non-square image, each choosing a grid and paying for it in tokens:
   per 448 tile after a 2x2 pixel shuffle.
 * **Qwen2-VL smart resize** (Wang et al. 2024, https://arxiv.org/abs/2409.12191):
   no tiles; resize to multiples of 28 within a pixel budget, cut 14-pixel
-  patches, merge each 2x2 group into one LLM token.
+  patches, merge each 2x2 group into one LLM token. ``smart_resize`` itself
+  lives with dynamic resolution in ``vlmlab.dynamic``; this module re-exports
+  it (``vlmlab.tiling.smart_resize`` is the same function) and counts its
+  tokens (``qwen2_vl_grid``, ``qwen2_vl_num_tokens``, ``qwen2_vl_pixel_values``).
 
 Checked against (tests/test_tiling.py, hundreds of random sizes):
 ``transformers.image_processing_utils.select_best_resolution`` and
@@ -36,7 +39,7 @@ LlavaNextModel.pack_image_features``; ``LlavaNextImageProcessor``;
 Sizes are ``(height, width)``; grids are ``(rows, cols)``. Every function that
 takes a picture passes it through ``vlmlab.preprocess.to_rgb`` first (EXIF
 orientation applied, size limits, any mode to RGB), and turns it into tensors
-with ``preprocess.to_uint8_tensor`` / ``preprocess.normalize``.
+with ``preprocess.to_uint8_tensor`` / ``preprocess.normalise``.
 
     >>> select_best_resolution((336, 336), LLAVA_NEXT_GRID_PINPOINTS)
     (336, 672)
@@ -55,6 +58,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ._validate import as_positive_int, as_size, check_at_most, check_choice
+from .dynamic import QWEN2_VL_MAX_PIXELS, QWEN2_VL_MIN_PIXELS, smart_resize  # re-exported: tiling.smart_resize
 
 __all__ = [
     "LLAVA_NEXT_GRID_PINPOINTS",
@@ -89,9 +93,6 @@ __all__ = [
 # 1x2, 2x1, 2x2, 1x3 and 3x1 tiles (llava-hf/llava-v1.6-* ``image_grid_pinpoints``).
 LLAVA_NEXT_GRID_PINPOINTS = [(336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008)]
 METHODS = ("naive", "llava-next", "internvl")
-QWEN2_VL_MIN_PIXELS = 56 * 56
-QWEN2_VL_MAX_PIXELS = 28 * 28 * 1280
-QWEN2_VL_MAX_ASPECT_RATIO = 200
 
 
 def _patch_side(tile_size, patch_size) -> int:
@@ -317,6 +318,7 @@ def llava_next_pack(tile_features, plan: "TilePlan", image_newline):
     import torch
 
     from ._validate import check_token_batch
+    from .patches import token_grid
 
     T, N, D = check_token_batch(tile_features, "tile_features")  # (1 + tiles, tokens, dim)
     if not isinstance(image_newline, torch.Tensor):
@@ -324,9 +326,7 @@ def llava_next_pack(tile_features, plan: "TilePlan", image_newline):
     rows, cols = plan.grid
     if T != 1 + rows * cols:
         raise ValueError(f"tile_features has {T} pictures; plan {plan.grid} needs 1 base + {rows * cols} crops")
-    side = math.isqrt(N)
-    if side * side != N:
-        raise ValueError(f"tile_features has {N} tokens per picture, not a square grid; drop the CLS token first")
+    side, _ = token_grid(N, what="tokens per picture in tile_features")
     if image_newline.shape != (D,):
         raise ValueError(f"image_newline must have shape ({D},), got {tuple(image_newline.shape)}")
     base, crops = tile_features[0], tile_features[1:]
@@ -416,43 +416,8 @@ def internvl_num_tokens(image_size, tile_size: int = 448, patch_size: int = 14, 
 
 
 # ---------------------------------------------------------------------------
-# Qwen2-VL smart resize
+# Qwen2-VL: no tiles, one picture at its own resolution (smart_resize lives in vlmlab.dynamic)
 # ---------------------------------------------------------------------------
-
-
-def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = QWEN2_VL_MIN_PIXELS,
-                 max_pixels: int = QWEN2_VL_MAX_PIXELS) -> tuple[int, int]:
-    """Qwen2-VL's resize target: both sides multiples of ``factor``, area within ``[min_pixels, max_pixels]``.
-
-    Round each side to the nearest multiple of ``factor``; if that is too many
-    pixels, scale both sides down by ``sqrt(area / max_pixels)`` and floor; if
-    too few, scale up and ceil. Aspect ratios beyond 200 are refused, as in
-    ``transformers.models.qwen2_vl.image_processing_qwen2_vl.smart_resize``.
-
-        >>> smart_resize(336, 336)
-        (336, 336)
-    """
-    height, width = as_size((height, width), "(height, width)")
-    factor = as_positive_int(factor, "factor")
-    min_pixels = as_positive_int(min_pixels, "min_pixels")
-    max_pixels = as_positive_int(max_pixels, "max_pixels")
-    check_at_most(min_pixels, max_pixels, "min_pixels", "max_pixels")
-    if max(height, width) / min(height, width) > QWEN2_VL_MAX_ASPECT_RATIO:
-        raise ValueError(
-            f"absolute aspect ratio must be smaller than {QWEN2_VL_MAX_ASPECT_RATIO}, got "
-            f"{max(height, width) / min(height, width)} for (height, width) = {(height, width)}"
-        )
-    h_bar = round(height / factor) * factor
-    w_bar = round(width / factor) * factor
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h_bar = max(factor, math.floor(height / beta / factor) * factor)
-        w_bar = max(factor, math.floor(width / beta / factor) * factor)
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return h_bar, w_bar
 
 
 def qwen2_vl_grid(image_size, patch_size: int = 14, merge_size: int = 2, min_pixels: int = QWEN2_VL_MIN_PIXELS,
@@ -630,16 +595,16 @@ def llava_next_pictures(image, tile_size: int = 336, pinpoints=None):
 def llava_next_pixel_values(image, tile_size: int = 336, pinpoints=None, mean=None, std=None):
     """LLaVA-NeXT's input pictures ``(1 + T, 3, tile, tile)``, normalised: base image first, then the crops.
 
-    ``llava_next_pictures`` then ``preprocess.normalize`` (``mean`` / ``std``
+    ``llava_next_pictures`` then ``preprocess.normalise`` (``mean`` / ``std``
     default to CLIP's): the same operations, and the same numbers, as
     ``LlavaNextImageProcessor`` with size and crop ``tile_size``. Returns
     ``(pixel_values, (height, width))``, the size of the upright image.
     """
-    from .preprocess import CLIP_MEAN, CLIP_STD, normalize, to_uint8_tensor
+    from .preprocess import CLIP_MEAN, CLIP_STD, normalise, to_uint8_tensor
 
     x = to_uint8_tensor(image)  # (3, H, W), upright
     pictures = llava_next_pictures(x, tile_size, pinpoints)
-    return normalize(pictures, mean or CLIP_MEAN, std or CLIP_STD), (int(x.shape[1]), int(x.shape[2]))
+    return normalise(pictures, mean or CLIP_MEAN, std or CLIP_STD), (int(x.shape[1]), int(x.shape[2]))
 
 
 def qwen2_vl_pixel_values(image, patch_size: int = 14, merge_size: int = 2, temporal_patch_size: int = 2,
@@ -659,14 +624,14 @@ def qwen2_vl_pixel_values(image, patch_size: int = 14, merge_size: int = 2, temp
     import torch
 
     from .patches import merge_order, patchify
-    from .preprocess import CLIP_MEAN, CLIP_STD, normalize, resize_bicubic, to_uint8_tensor
+    from .preprocess import CLIP_MEAN, CLIP_STD, normalise, resize_bicubic, to_uint8_tensor
 
     p = as_positive_int(patch_size, "patch_size")
     m = as_positive_int(merge_size, "merge_size")
     t = as_positive_int(temporal_patch_size, "temporal_patch_size")
     x = to_uint8_tensor(image)  # (3, H, W)
     new_h, new_w = smart_resize(int(x.shape[1]), int(x.shape[2]), p * m, min_pixels, max_pixels)
-    x = normalize(resize_bicubic(x, (new_h, new_w)), mean or CLIP_MEAN, std or CLIP_STD)  # (3, h, w) float
+    x = normalise(resize_bicubic(x, (new_h, new_w)), mean or CLIP_MEAN, std or CLIP_STD)  # (3, h, w) float
     rows, cols = new_h // p, new_w // p
     patches = patchify(x[None], p)[0]  # (rows*cols, 3*p*p), row-major
     patches = patches[merge_order((rows, cols), m)]  # merge windows together

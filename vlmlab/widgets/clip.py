@@ -16,11 +16,10 @@ processor, so the explorer works the same for the toy CLIP and a real one.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import attention as att
+from .._validate import as_float_in_range
 from ..plotting import overlay_heatmap, show_image
 
 __all__ = ["clip_attentions", "attention_explorer_figure", "attention_explorer", "default_images"]
@@ -50,10 +49,10 @@ def clip_attentions(model, processor, image) -> dict:
     with torch.no_grad():
         out = vision(pixel_values=pixel_values, output_attentions=True)
     attentions = tuple(a.float() for a in out.attentions)
-    from ..preprocess import denormalize
+    from ..preprocess import denormalise
 
     image_processor = processor.image_processor
-    seen = denormalize(pixel_values, image_processor.image_mean, image_processor.image_std)[0]  # (3, S, S)
+    seen = denormalise(pixel_values, image_processor.image_mean, image_processor.image_std)[0]  # (3, S, S)
     patch = vision.config.patch_size
     height, width = pixel_values.shape[-2:]
     return dict(
@@ -80,10 +79,7 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
     """
     import matplotlib.pyplot as plt
 
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"alpha must be a number in [0, 1] (the overlay's opacity), got {alpha!r}")
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+    alpha = as_float_in_range(alpha, "alpha", 0, 1, " (the overlay's opacity)")
     grid = data["grid"]
     heat = att.attention_map(data["attentions"], layer=layer, head=head, grid=grid, discard_ratio=discard_ratio)[0]
     heat = heat.numpy()
@@ -94,7 +90,7 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), gridspec_kw=dict(wspace=0.05))
     height, width = data["image"].shape[:2]
     show_image(axes[0], data["image"], title=title or f"what the model sees ({height}x{width} px, {grid[0]}x{grid[1]} patches)")
-    im = overlay_heatmap(axes[1], data["image"], heat, alpha=float(alpha), title=f"CLS attention: {what}")
+    im = overlay_heatmap(axes[1], data["image"], heat, alpha=alpha, title=f"CLS attention: {what}")
     axes[1].plot(peak[1] * data["image"].shape[1] / grid[1] + data["image"].shape[1] / grid[1] / 2 - 0.5,
                  peak[0] * data["image"].shape[0] / grid[0] + data["image"].shape[0] / grid[0] / 2 - 0.5,
                  marker="+", color="cyan", markersize=12, markeredgewidth=2)

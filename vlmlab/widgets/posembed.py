@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_positive_int, as_size, check_choice
+from .._validate import as_int_in_range, as_positive_int, as_size, check_choice
 
 __all__ = ["resize_table", "similarity_grid_figure", "posembed_figure", "posembed_explorer"]
 
@@ -85,10 +85,8 @@ def posembed_figure(tables: dict, kind: str, row: int, col: int, new_side: int):
         raise ValueError(f"kind must be one of {sorted(tables)!r}, got {kind!r}")
     table, grid = tables[kind]
     rows, cols = as_size(grid, "grid")
-    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in (row, col)):
-        raise TypeError(f"row and col must be ints (a patch on the {rows}x{cols} grid), got {(row, col)!r}")
-    if not (0 <= row < rows and 0 <= col < cols):
-        raise ValueError(f"(row, col) must lie on the {rows}x{cols} grid, got {(row, col)}")
+    row = as_int_in_range(row, "row", 0, rows - 1, f" (a row of the {rows}x{cols} grid)")
+    col = as_int_in_range(col, "col", 0, cols - 1, f" (a column of the {rows}x{cols} grid)")
     side = as_positive_int(new_side, "new_side")
     new_table = resize_table(table, grid, (side, side), kind)
     new_r = min(side - 1, int((row + 0.5) * side / rows))

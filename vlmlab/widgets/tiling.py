@@ -72,7 +72,8 @@ def tile_plan_figure(image, method: str, tile_size: int | None = None, max_tiles
     show_image(ax, canvas, title=f"canvas {plan.canvas[0]}x{plan.canvas[1]}, grid {rows}x{cols}")
     draw_grid(ax, plan.canvas, plan.grid, color="yellow", linewidth=1.2)
     if plan.padding_pixels:
-        draw_box(ax, plan.offset[0], plan.offset[1], plan.resized[0], plan.resized[1], color="cyan", linewidth=1.5)
+        top, left = plan.offset
+        draw_box(ax, top, left, top + plan.resized[0], left + plan.resized[1], color="cyan", linewidth=1.5)
 
     tiles_spec = spec[1].subgridspec(rows, cols, wspace=0.06, hspace=0.06)
     for n, tile in enumerate(plan.tiles):

@@ -38,7 +38,7 @@ def answer_figure(model, processor, image, scene, question: str, vmax: float | N
     im = overlay_heatmap(ax, image, heat, alpha=0.55, vmin=0.0, vmax=vmax)
     for obj in scene.objects:
         top, left, bottom, right = obj.box
-        draw_box(ax, top, left, bottom - top, right - left, color="cyan", linewidth=1.2)
+        draw_box(ax, top, left, bottom, right, color="cyan", linewidth=1.2)
     bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     bar.ax.axhline(uniform, color="white", linewidth=2)
     bar.set_label("attention of the answer's first token (white: uniform)", fontsize=8)

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_size
+from .._validate import as_int_in_range, as_positive_float, as_size
 from ..plotting import draw_box, overlay_heatmap, show_image
 
 __all__ = ["query_attention_map", "attention_figure", "attention_viewer"]
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _query_row(attentions, layer: int, head, query, grid, num_prefix_tokens: int = 1):
@@ -26,31 +22,20 @@ def _query_row(attentions, layer: int, head, query, grid, num_prefix_tokens: int
 
     rows, cols = as_size(grid, "grid")
     n_layers = len(attentions)
-    if not _is_int(layer):
-        raise TypeError(f"layer must be an int in [{-n_layers}, {n_layers}), got {layer!r}")
-    if not -n_layers <= layer < n_layers:
-        raise ValueError(f"layer must be in [{-n_layers}, {n_layers}), got {layer}")
-    att = attentions[int(layer)][0].detach().float()  # (heads, 1+N, 1+N)
+    layer = as_int_in_range(layer, "layer", -n_layers, n_layers - 1, f" (one of the {n_layers} layers)")
+    att = attentions[layer][0].detach().float()  # (heads, 1+N, 1+N)
     heads, n_tokens = att.shape[0], att.shape[-1]
     if n_tokens != num_prefix_tokens + rows * cols:
         raise ValueError(f"attention maps have {n_tokens} tokens but grid {(rows, cols)} needs "
                          f"{num_prefix_tokens} + {rows * cols}")
     if head == "mean":
         att = fuse_heads(att, "mean", dim=0)  # (1+N, 1+N)
-    elif not _is_int(head):
-        raise TypeError(f"head must be 'mean' or an int in [0, {heads}), got {head!r}")
-    elif 0 <= head < heads:
-        att = att[int(head)]
     else:
-        raise ValueError(f"head must be 'mean' or an int in [0, {heads}), got {head!r}")
+        att = att[as_int_in_range(head, "head", 0, heads - 1, " or 'mean'")]
     if query == "cls":
         q = 0
-    elif not _is_int(query):
-        raise TypeError(f"query must be 'cls' or a patch index in [0, {rows * cols}), got {query!r}")
-    elif 0 <= query < rows * cols:
-        q = num_prefix_tokens + int(query)
     else:
-        raise ValueError(f"query must be 'cls' or a patch index in [0, {rows * cols}), got {query!r}")
+        q = num_prefix_tokens + as_int_in_range(query, "query", 0, rows * cols - 1, " (a patch index) or 'cls'")
     return att[q], (rows, cols)
 
 
@@ -88,16 +73,17 @@ def attention_figure(image, attentions, layer: int, head, query, grid, num_prefi
     row, (rows, cols) = _query_row(attentions, layer, head, query, grid, num_prefix_tokens)
     heat = row[num_prefix_tokens:].reshape(rows, cols).numpy()
     uniform = 1.0 / row.shape[-1]
-    top = max(float(heat.max()), uniform) if vmax is None else float(vmax)
-    if not top > 0:
-        raise ValueError(f"vmax must be a number > 0 (the top of the colour scale), got {vmax!r}")
+    if vmax is None:
+        top = max(float(heat.max()), uniform)
+    else:
+        top = as_positive_float(vmax, "vmax", " (the top of the colour scale)")
     H, W = arr.shape[:2]
     ph, pw = H / rows, W / cols
     fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.9))
     show_image(axes[0], arr, "query: CLS token" if query == "cls" else f"query: patch {query}")
     if query != "cls":
         r, c = divmod(int(query), cols)
-        draw_box(axes[0], r * ph, c * pw, ph, pw, color="cyan")
+        draw_box(axes[0], r * ph, c * pw, (r + 1) * ph, (c + 1) * pw, color="cyan")
     im = overlay_heatmap(axes[1], arr, heat, alpha=0.65, title=f"layer {layer}, head {head}: attention",
                          vmin=0.0, vmax=top)
     cbar = fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.03)
