@@ -136,7 +136,7 @@ def test_interpolate_pos_encoding_passes_through(tiny_clip_dir):
 def test_encoder_bad_arguments(tiny_clip_dir):
     with pytest.raises(ValueError, match="select must be one of"):
         vclip.VLMVisionEncoder(tiny_clip_dir, select="cls")
-    with pytest.raises(ValueError, match=r"feature_layer must be an int in \[-4, 3\]"):
+    with pytest.raises(ValueError, match=r"feature_layer must be in \[-4, 3\] \(an index into the 4 hidden_states"):
         vclip.VLMVisionEncoder(tiny_clip_dir, feature_layer=-5)
     with pytest.raises(TypeError, match="feature_layer must be an int"):
         vclip.VLMVisionEncoder(tiny_clip_dir, feature_layer=-2.0)
@@ -232,9 +232,9 @@ def test_image_and_text_embeddings_equal_clips_own_features(tiny_clip_dir, pixel
         image_ref = getattr(image_ref, "pooler_output", image_ref)
         text_ref = getattr(text_ref, "pooler_output", text_ref)
         assert image_ref.shape == (2, 16) and text_ref.shape == (2, 16)  # TINY_ARCH's projection_dim
-        torch.testing.assert_close(vclip.image_embeddings(model, pixels, normalize=False), image_ref)
+        torch.testing.assert_close(vclip.image_embeddings(model, pixels, normalise=False), image_ref)
         torch.testing.assert_close(vclip.image_embeddings(model, pixels), image_ref / image_ref.norm(dim=-1, keepdim=True))
-        torch.testing.assert_close(vclip.text_embeddings(model, text.input_ids, text.attention_mask, normalize=False),
+        torch.testing.assert_close(vclip.text_embeddings(model, text.input_ids, text.attention_mask, normalise=False),
                                    text_ref)
         unit = vclip.text_embeddings(model, text.input_ids, text.attention_mask)
         torch.testing.assert_close(unit, text_ref / text_ref.norm(dim=-1, keepdim=True))
@@ -393,7 +393,9 @@ def test_load_scene_clip_loads_toy_clip_2_and_load_clip_keeps_toy_clip_1(monkeyp
     scene_model, processor = vclip.load_scene_clip(attn_implementation="eager")
     assert not scene_model.training
     assert scene_model.config.vision_config.num_hidden_layers == 6       # toy CLIP 2: 6 vision layers
-    assert scene_model.config._attn_implementation == "eager"              # kwargs reach from_pretrained
+    side = scene_model.config.vision_config.image_size                     # kwargs reach from_pretrained:
+    attentions = scene_model.vision_model(pixel_values=torch.zeros(1, 3, side, side), output_attentions=True).attentions
+    assert len(attentions) == 6                                            # eager attention returns its maps
     assert processor.tokenizer("left of").input_ids == [processor.tokenizer.bos_token_id, *(
         processor.tokenizer.convert_tokens_to_ids([w + "</w>" for w in ("left", "of")])), processor.tokenizer.eos_token_id]
     assert vclip.is_toy_clip_2(scene_model) and not vclip.is_toy_clip(scene_model)
@@ -427,3 +429,32 @@ def test_relative_toy_clip_2_path_points_to_load_scene_clip(monkeypatch, tmp_pat
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"or call load_scene_clip\(\) for toy CLIP 2"):
         vclip.load_clip("data/toy-clip-2")
+
+
+# ------------------------------------------------------------------ finding the vision transformer
+def test_vision_tower_finds_the_transformer_in_every_way_of_holding_it(toy_clip):
+    from transformers import CLIPVisionModel, LlavaConfig, LlavaForConditionalGeneration
+
+    inner = toy_clip.vision_model
+    assert vclip.vision_tower(toy_clip) is inner                                   # CLIPModel
+    assert vclip.vision_tower(inner) is inner                                      # the transformer itself
+    assert vclip.vision_tower(vclip.VLMVisionEncoder(toy_clip)) is inner           # the frozen-encoder wrapper
+    alone = CLIPVisionModel.from_pretrained(vclip.TOY_CLIP_PATH)                   # CLIPVisionModel: in
+    assert vclip.vision_tower(alone) is getattr(alone, "vision_model", alone)      # transformers 5, the transformer
+    torch.testing.assert_close(vclip.vision_tower(alone).embeddings.class_embedding, inner.embeddings.class_embedding)
+    llava = LlavaForConditionalGeneration(LlavaConfig(vision_config=toy_clip.config.vision_config,
+                                                      text_config=dict(model_type="llama", hidden_size=32,
+                                                                       intermediate_size=64, num_hidden_layers=1,
+                                                                       num_attention_heads=2, vocab_size=100)))
+    tower = vclip.vision_tower(llava.model.vision_tower)                           # a VLM's vision tower
+    assert {"embeddings", "encoder", "post_layernorm"} <= {n for n, _ in tower.named_children()}
+
+
+def test_vit_and_clip_share_one_way_of_finding_the_tower(toy_clip, monkeypatch):
+    from vlmlab.vit import ViT
+
+    seen = []
+    real = vclip.vision_tower
+    monkeypatch.setattr(vclip, "vision_tower", lambda model: seen.append(model) or real(model))
+    ViT.from_hf_clip(toy_clip)
+    assert seen == [toy_clip]

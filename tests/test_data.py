@@ -12,10 +12,12 @@ import pytest
 from PIL import Image
 
 from vlmlab import data
-from vlmlab.data import DATA_DIR, list_samples, load_image, load_sample, to_rgb
+from vlmlab.data import data_dir, list_samples, load_image, load_sample, to_rgb
+
+DATA_DIR = data_dir()
 
 MAX_BYTES = 300 * 1024
-# PIL (width, height) of each sample: photos as scikit-image ships them, generated ones as drawn.
+# PIL's .size, (width, height), of each sample: photos as scikit-image ships them, generated ones as drawn.
 EXPECTED_SIZES = {
     "astronaut": (512, 512), "cat": (451, 300), "coffee": (600, 400), "rocket": (640, 427),
     "document": (1700, 2200), "receipt": (600, 2400), "chart": (2400, 700),
@@ -69,10 +71,88 @@ def test_load_sample_unknown_name_lists_the_valid_names():
         load_sample(3)
 
 
-def test_missing_sample_file_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DATA_DIR", tmp_path)  # as in an install without the repository's data/
-    with pytest.raises(ValueError, match=r"sample 'chart' should be at .*chart\.png.*make_samples\.py"):
+def test_sample_descriptions_and_the_readme_give_the_size_height_first():
+    readme = (DATA_DIR / "README.md").read_text()
+    for name, (filename, description) in data.SAMPLES.items():
+        width, height = load_sample(name).size
+        assert f", {height}x{width} (" in description, (name, description)
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` | `{filename}` |"))
+        assert f"| {height} × {width} |" in row, row
+
+
+# ---------------------------------------------------------------- where the data is
+
+def test_data_dir_is_the_checkout_data_folder_when_running_from_source(monkeypatch):
+    monkeypatch.delenv("VLMLAB_DATA", raising=False)
+    repo = Path(__file__).resolve().parents[1]
+    assert data_dir() == repo / "data"
+    assert data.data_candidates()[0] == repo / "data"
+    import sysconfig
+
+    assert Path(sysconfig.get_path("data")) / "share" / "vlmlab" / "data" in data.data_candidates()
+
+
+def test_vlmlab_data_overrides_the_data_folder(tmp_path, monkeypatch):
+    (tmp_path / "cat.jpg").write_bytes((DATA_DIR / "cat.jpg").read_bytes())
+    monkeypatch.setenv("VLMLAB_DATA", str(tmp_path))
+    assert data_dir() == tmp_path
+    assert data.sample_path("cat") == tmp_path / "cat.jpg" and load_sample("cat").size == (451, 300)
+
+
+def test_missing_sample_file_says_what_where_and_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLMLAB_DATA", str(tmp_path))  # a data folder without the samples
+    with pytest.raises(data.DataNotFoundError) as err:
         load_sample("chart")
+    message = str(err.value)
+    assert f"sample 'chart' should be the file chart.png in vlmlab's data folder {tmp_path} (from VLMLAB_DATA)" in message
+    assert f"{tmp_path / 'chart.png'} is missing" in message
+    assert "pip install" in message and "make_samples.py" in message
+    assert isinstance(err.value, FileNotFoundError)
+
+
+def test_vlmlab_data_that_is_not_a_folder_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLMLAB_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(data.DataNotFoundError, match=r"VLMLAB_DATA is set to '.*nowhere', which is not a folder"):
+        data_dir()
+
+
+def test_no_data_folder_anywhere_lists_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.delenv("VLMLAB_DATA", raising=False)
+    monkeypatch.setattr(data, "data_candidates", lambda: [tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(data.DataNotFoundError) as err:
+        data_dir()
+    message = str(err.value)
+    assert f"looked in {tmp_path / 'a'}, {tmp_path / 'b'} and VLMLAB_DATA is not set" in message
+    assert "pip install" in message
+
+
+@pytest.mark.parametrize("name", list(data.TOY_MODELS))
+def test_each_toy_model_has_one_folder_in_the_data_folder(name, monkeypatch):
+    monkeypatch.delenv("VLMLAB_DATA", raising=False)
+    assert data.toy_model_dir(name) == DATA_DIR / name
+    assert (DATA_DIR / name / "config.json").is_file()
+
+
+def test_a_missing_toy_model_says_what_where_and_how_to_get_it(tmp_path, monkeypatch):
+    from vlmlab import clip, toyvlm
+
+    monkeypatch.setenv("VLMLAB_DATA", str(tmp_path))
+    monkeypatch.delenv("VLMLAB_CLIP", raising=False)
+    with pytest.raises(data.DataNotFoundError) as err:
+        clip.load_clip()  # not a FileNotFoundError from inside transformers
+    message = str(err.value)
+    assert f"should be in the folder toy-clip/ of vlmlab's data folder {tmp_path} (from VLMLAB_DATA)" in message
+    assert f"{tmp_path / 'toy-clip'} is missing" in message
+    assert "python -m vlmlab.training toy-clip train" in message
+    (tmp_path / "toy-llava").mkdir()
+    with pytest.raises(data.DataNotFoundError, match=r"toy-llava holds no checkpoint \(no config\.json\).*"
+                                                     r"toy-vlm train --kind llava"):
+        toyvlm.load("llava")
+    with pytest.raises(data.DataNotFoundError, match="toy-clip-2"):
+        clip.load_scene_clip()
+    assert clip.TOY_CLIP_PATH == tmp_path / "toy-clip"  # the Contract's constant follows VLMLAB_DATA
+    with pytest.raises(ValueError, match=r"name must be one of the toy models 'toy-clip', .*; got 'toy-clip-3'"):
+        data.toy_model_dir("toy-clip-3")
 
 
 def _make_samples_module():

@@ -28,10 +28,10 @@ def b16_folder(tmp_path_factory):
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
-    from vlmlab import toyclip
+    from vlmlab.clip import TOY_CLIP_PATH
     from vlmlab.preprocess import CLIP_MEAN, CLIP_STD
 
-    toy = toyclip.default_output_dir()
+    toy = TOY_CLIP_PATH
     tokenizer = CLIPProcessor.from_pretrained(toy).tokenizer
     text = CLIPModel.from_pretrained(toy).config.text_config
     config = CLIPConfig(

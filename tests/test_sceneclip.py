@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from vlmlab import grammar, sceneclip
+from vlmlab.data import TOY_CLIP_2, toy_model_dir
 from vlmlab.glyphs import read_glyph
 from vlmlab.scenes import SceneWorld
-from vlmlab.training import cards
+from vlmlab.training import cards, commands
 from vlmlab.training import sceneclip as training
 
-CKPT = sceneclip.default_output_dir()
+CKPT = toy_model_dir(TOY_CLIP_2)
 QUIET = dict(log=lambda *a: None)
 CAPTION = "a small red circle left of a large blue square with the digit 7 at the top left"
 
@@ -127,11 +128,11 @@ def test_one_edit_neighbours_of_a_caption():
 # ---------------------------------------------------------- a training smoke run, evaluated
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """``python -m vlmlab.sceneclip train --tiny`` for 2 steps, run once for every test below."""
+    """``python -m vlmlab.training toy-clip-2 train --tiny`` for 2 steps, run once for every test below."""
     out = tmp_path_factory.mktemp("sceneclip") / "toy2"
-    argv = ["train", "--tiny", "--steps", "2", "--scenes", "8", "--tiles", "4", "--output", str(out),
+    argv = ["toy-clip-2", "train", "--tiny", "--steps", "2", "--scenes", "8", "--tiles", "4", "--output", str(out),
             "--eval-scenes", "12", "--save-every", "1", "--threads", str(torch.get_num_threads())]
-    assert sceneclip.main(argv) == 0
+    assert commands.main(argv) == 0
     return out
 
 
@@ -204,7 +205,7 @@ def test_shipped_checkpoint_files_and_loading():
 
 
 def test_shipped_model_card_is_the_template_filled_from_metrics(tmp_path):
-    """README.md is exactly what `python -m vlmlab.sceneclip card` writes from metrics.json."""
+    """README.md is exactly what `python -m vlmlab.training toy-clip-2 card` writes from metrics.json."""
     (tmp_path / "metrics.json").write_text((CKPT / "metrics.json").read_text())
     assert training.write_card(tmp_path).read_text(encoding="utf-8") == (CKPT / "README.md").read_text(encoding="utf-8")
     card = (CKPT / "README.md").read_text(encoding="utf-8").lower()
@@ -242,35 +243,3 @@ def test_shipped_metrics_match_the_card_and_the_evaluation_keys():
     assert metrics["glyph_tile"] > metrics["glyph_downscaled"] + 0.3  # tiles make the digits readable
     card = (CKPT / "README.md").read_text(encoding="utf-8")
     assert f"| the 64-pixel corner tile, at full resolution | {100 * metrics['glyph_tile']:.1f} % |" in card
-
-
-# ------------------------------------------------------------------ linear probes
-def test_linear_probe_by_hand_and_on_separable_labels():
-    # Two 1-D points per class, far apart: any linear reader separates them.
-    fit_x, fit_y = torch.tensor([[0.0], [0.2], [5.0], [5.2]]), [0, 0, 1, 1]
-    assert sceneclip.linear_probe(fit_x, fit_y, torch.tensor([[0.1], [5.1], [4.0]]), [0, 1, 1]) == 1.0
-    assert sceneclip.linear_probe(fit_x, fit_y, torch.tensor([[0.1], [5.1]]), [1, 0]) == 0.0
-    # XOR is not linearly separable: a linear probe scores at most 3 of 4 on it.
-    xor = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-    assert sceneclip.linear_probe(xor, [0, 1, 1, 0], xor, [0, 1, 1, 0], ridge=1e-6) <= 0.75
-    # closed form: ridge regression onto one-hot labels, on features standardised by the fitting set
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(40, 3)), rng.integers(0, 3, size=40)
-    xs = (x[:30] - x[:30].mean(0)) / (x[:30].std(0, ddof=1) + 1e-6)
-    design = np.hstack([xs, np.ones((30, 1))])
-    w = np.linalg.solve(design.T @ design + 2.0 * np.eye(4), design.T @ np.eye(3)[y[:30]])
-    test = np.hstack([(x[30:] - x[:30].mean(0)) / (x[:30].std(0, ddof=1) + 1e-6), np.ones((10, 1))])
-    expected = float(np.mean((test @ w).argmax(1) == y[30:]))
-    assert sceneclip.linear_probe(torch.tensor(x[:30]), y[:30], torch.tensor(x[30:]), y[30:], ridge=2.0) == expected
-
-
-def test_linear_probe_refuses_bad_input():
-    x = torch.zeros(4, 2)
-    with pytest.raises(ValueError, match=r"fit_x must be \(n, D\) and fit_y \(n,\) with the same n > 0, got \(4, 2\) and \(3,\)"):
-        sceneclip.linear_probe(x, [0, 1, 0], x, [0, 1, 0, 1])
-    with pytest.raises(ValueError, match="same feature width, got 2 and 3"):
-        sceneclip.linear_probe(x, [0, 1, 0, 1], torch.zeros(4, 3), [0, 1, 0, 1])
-    with pytest.raises(ValueError, match="labels must be integers 0 .. K-1"):
-        sceneclip.linear_probe(x, [0, -1, 0, 1], x, [0, 1, 0, 1])
-    with pytest.raises(ValueError, match="ridge must be a number > 0, got 0"):
-        sceneclip.linear_probe(x, [0, 1, 0, 1], x, [0, 1, 0, 1], ridge=0)

@@ -8,10 +8,11 @@ import torch
 
 from vlmlab import toyclip
 from vlmlab.shapes import ShapesWorld
-from vlmlab.training import cards, checkpoints, tokenizer
+from vlmlab.data import TOY_CLIP, toy_model_dir
+from vlmlab.training import cards, checkpoints, commands, tokenizer
 from vlmlab.training import toyclip as training
 
-CKPT = toyclip.default_output_dir()
+CKPT = toy_model_dir(TOY_CLIP)
 SMOKE = dict(steps=3, batch_size=16, seed=0, arch=toyclip.TINY_ARCH)
 
 
@@ -124,12 +125,12 @@ def test_classic_vocab_and_merges_files_give_the_same_tokenizer(tmp_path, proces
 # ---------------------------------------------------------- the train command, one smoke run
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """``python -m vlmlab.toyclip train --tiny`` for 3 steps, run once for every test below."""
+    """``python -m vlmlab.training toy-clip train --tiny`` for 3 steps, run once for every test below."""
     out = tmp_path_factory.mktemp("toyclip") / "toy"
-    argv = ["train", "--tiny", "--steps", str(SMOKE["steps"]), "--batch-size", str(SMOKE["batch_size"]),
+    argv = ["toy-clip", "train", "--tiny", "--steps", str(SMOKE["steps"]), "--batch-size", str(SMOKE["batch_size"]),
             "--seed", str(SMOKE["seed"]), "--output", str(out), "--force", "--eval-images", "20",
             "--threads", str(torch.get_num_threads())]
-    assert toyclip.main(argv) == 0
+    assert commands.main(argv) == 0
     return out
 
 
@@ -192,13 +193,27 @@ def test_shipped_checkpoint_files():
 
 
 def test_shipped_model_card_is_the_template_filled_from_metrics():
-    """README.md is exactly what `python -m vlmlab.toyclip card` writes from metrics.json."""
+    """README.md is exactly what `python -m vlmlab.training toy-clip card` writes from metrics.json."""
     metrics = json.loads((CKPT / "metrics.json").read_text())
     card = cards.toyclip_card(metrics, ShapesWorld(image_size=metrics["arch"]["image_size"]), training.BAR)
     assert (CKPT / "README.md").read_text(encoding="utf-8") == card
     assert f"| {100 * metrics['exact']:.1f} % |" in card
     for history in ("issue", "engineer", "#4", "seed tutorial"):
         assert history not in card.lower()
+
+
+def test_card_command_rewrites_the_card_from_metrics(tmp_path, capsys):
+    (tmp_path / "metrics.json").write_text((CKPT / "metrics.json").read_text())
+    assert commands.main(["toy-clip", "card", "--model", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'README.md'}"
+    assert (tmp_path / "README.md").read_text(encoding="utf-8") == (CKPT / "README.md").read_text(encoding="utf-8")
+    assert "python -m vlmlab.training toy-clip train --steps" in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_reading_module_has_no_train_command(capsys):
+    with pytest.raises(SystemExit):
+        toyclip.main(["train"])
+    assert "invalid choice: 'train'" in capsys.readouterr().err
 
 
 def test_card_template_names_every_field():

@@ -71,6 +71,23 @@ def test_shipped_models_load_with_auto_classes_offline():
     assert total <= 20e6
 
 
+@pytest.mark.parametrize("kind", toyvlm.KINDS)
+def test_card_command_rewrites_the_shipped_card_from_its_metrics(kind, tmp_path, capsys):
+    from vlmlab.training import commands
+
+    shipped = toyvlm.model_dir(kind)
+    folder = tmp_path / shipped.name
+    folder.mkdir()
+    (folder / "metrics.json").write_text((shipped / "metrics.json").read_text())
+    if kind == "llava":
+        (folder / "stages").mkdir()  # the card says whether the folder holds the shared stages/
+    assert commands.main(["toy-vlm", "card", "--kind", kind, "--folder", str(folder)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {folder / 'README.md'}"
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert card == (shipped / "README.md").read_text(encoding="utf-8")
+    assert "(`python -m vlmlab.training toy-vlm train`)" in card
+
+
 def test_answers_match_the_truth_on_fixed_scenes(llava, scenes):
     model, processor = llava
     images, sc = scenes
@@ -112,9 +129,9 @@ def test_stages_load_and_differ(llava):
     assert not torch.equal(weights["stage1"], weights["untrained"])
     # Before stage 2 the tower is toy CLIP 2's; the close-ups after stage 2 fine-tune it.
     from transformers import CLIPModel
-    from vlmlab.sceneclip import default_output_dir
+    from vlmlab.clip import TOY_CLIP_2_PATH
 
-    clip = CLIPModel.from_pretrained(default_output_dir())
+    clip = CLIPModel.from_pretrained(TOY_CLIP_2_PATH)
     key = "embeddings.patch_embedding.weight"
     original = clip.vision_model.state_dict()[key]
     assert torch.equal(stage1.model.vision_tower.state_dict()[key], original)
@@ -128,7 +145,7 @@ def test_stages_load_and_differ(llava):
 # ------------------------------------------------------------------ parity with vlmlab's own pipeline
 def test_vlmlab_pipeline_gives_the_models_visual_tokens(llava, scenes):
     from vlmlab.pipeline import VLMVisionPipeline
-    from vlmlab.sceneclip import default_output_dir
+    from vlmlab.clip import TOY_CLIP_2_PATH
 
     model, processor = llava
     images, _ = scenes
@@ -139,7 +156,7 @@ def test_vlmlab_pipeline_gives_the_models_visual_tokens(llava, scenes):
     theirs = torch.stack(list(theirs.pooler_output if hasattr(theirs, "pooler_output") else theirs))
     from transformers import CLIPModel
 
-    encoder = CLIPModel.from_pretrained(default_output_dir())
+    encoder = CLIPModel.from_pretrained(TOY_CLIP_2_PATH)
     encoder.vision_model.load_state_dict(model.model.vision_tower.state_dict())  # the VLM's fine-tuned tower
     pipe = VLMVisionPipeline(encoder, llm_dim=model.config.text_config.hidden_size)
     mm = model.model.multi_modal_projector
@@ -315,10 +332,10 @@ def test_tower_probe_is_deterministic_and_reads_colour_but_not_a_shuffled_label(
 def test_tower_reads_a_digit_in_its_patch_but_not_at_a_random_offset_or_shrunk():
     """Why the toy VLMs' world centres each digit in a patch (``toyvlm.GLYPH_CELL``), measured on toy CLIP 2's tower."""
     from transformers import CLIPImageProcessor, CLIPModel
-    from vlmlab.sceneclip import default_output_dir
+    from vlmlab.clip import TOY_CLIP_2_PATH
 
-    tower = CLIPModel.from_pretrained(default_output_dir()).vision_model
-    images = CLIPImageProcessor.from_pretrained(default_output_dir())
+    tower = CLIPModel.from_pretrained(TOY_CLIP_2_PATH).vision_model
+    images = CLIPImageProcessor.from_pretrained(TOY_CLIP_2_PATH)
     assert toyvlm.world().glyph_cell == toyvlm.GLYPH_CELL == 8
     probe = dict(n_fit=300, n_test=150)
     in_patch = toyvlm.tower_probe(tower, images, "digit", "tile", **probe)
@@ -338,6 +355,31 @@ def test_tower_probe_refuses_bad_arguments(llava, kwargs, match):
     model, processor = llava
     with pytest.raises((ValueError, TypeError), match=match):
         toyvlm.tower_probe(model.model.vision_tower, processor.image_processor, **kwargs)
+
+
+def test_answer_encode_and_attention_leave_the_callers_padding_side_alone(llava, scenes):
+    model, processor = llava
+    images, _ = scenes
+    questions = ["what colour is the square?", "how many objects are there in the image?"]  # two lengths: padding
+    pad = processor.tokenizer.pad_token_id
+    said = {}
+    for side in ("left", "right"):
+        processor.tokenizer.padding_side = side
+        said[side] = toyvlm.answer(model, processor, images[:2], questions)
+        assert processor.tokenizer.padding_side == side
+        for image_batch in (images[:2], None):
+            inputs = toyvlm.encode(processor, [toyvlm.conversation([(q, "red")], image=image_batch is not None)
+                                               for q in questions], image_batch)
+            assert processor.tokenizer.padding_side == side
+            ids = inputs["input_ids"]
+            assert (ids[:, 0] != pad).all() and (ids[:, -1] == pad).any()  # right-padded, whatever the caller set
+    assert said["left"] == said["right"]  # the answers never depend on the caller's setting
+    processor.tokenizer.padding_side = "right"  # as loaded
+    eager, _ = toyvlm.load("llava", attn_implementation="eager")
+    processor.tokenizer.padding_side = "left"
+    toyvlm.image_attention(eager, processor, images[0], questions[0])
+    assert processor.tokenizer.padding_side == "left"
+    processor.tokenizer.padding_side = "right"
 
 
 def test_command_evaluates(capsys):

@@ -7,18 +7,26 @@ costs almost nothing and never pulls in ``transformers``. One concept per module
     patches, vit, posembed          cutting an image into patch tokens; a readable ViT; position embeddings
     shapes, toyclip                 a synthetic world of coloured shapes, and the small CLIP that knows it
     scenes, grammar, glyphs         a richer world: several objects, relations, counts, digits; captions, questions
-    sceneclip                       a second toy CLIP trained on that world, and how it is measured
+    sceneclip, probes               a second toy CLIP trained on that world, and how it is measured; linear probes
     clip, attention, encoders       loading a CLIP and its frozen vision tower; attention maps; released encoders
     preprocess, tiling, dynamic     CLIP's transform; high-resolution tiling; Qwen2-VL's dynamic resolution
     budget, families, mrope         how many visual tokens an image costs in each VLM family; the newer
                                     families' rules; Qwen2-VL's (temporal, height, width) LLM positions
     projectors, pipeline, alignment from vision features to LLM tokens; the whole path; a small alignment run
     toyvlm                          two toy VLMs (LLaVA-1.5, LLaVA-NeXT) that read those tokens and answer
-    data, plotting, widgets         sample images and safe loading; figures; the notebooks' widgets
+    data, plotting, widgets         sample images, toy checkpoints and safe loading; figures; the notebooks' widgets
     envcheck, nbtools               checking the environment; keeping notebooks clean and running them
     training                        how the shipped checkpoints were trained (not part of the course)
 
+``from vlmlab import *`` gives the course's modules; the tools (``envcheck``,
+``nbtools``) and ``training`` stay out of it (they are slow to import and not
+read by the notebooks) but load like the others: ``vlmlab.training``.
+
 The README has the same map, with the main names of each module.
+
+Spelling: vlmlab's own names are British, like its prose (``normalise``, ``centre``, ``colour``);
+a name that mirrors or passes through another library keeps that library's spelling
+(matplotlib's ``color=``, torchvision's ``CenterCrop``, transformers' ``do_normalize``).
 
     >>> import vlmlab
     >>> vlmlab.set_seed(0)
@@ -54,6 +62,7 @@ _SUBMODULES = (
     "plotting",
     "posembed",
     "preprocess",
+    "probes",
     "projectors",
     "sceneclip",
     "scenes",
@@ -66,7 +75,9 @@ _SUBMODULES = (
     "widgets",
 )
 
-__all__ = ["set_seed", "device", "__version__", *_SUBMODULES]
+# Tools and the training code load on request but stay out of `from vlmlab import *`.
+_NOT_STARRED = ("envcheck", "nbtools", "training")
+__all__ = ["set_seed", "device", "__version__", *(m for m in _SUBMODULES if m not in _NOT_STARRED)]
 
 
 def __getattr__(name: str):

@@ -2,7 +2,8 @@
 
 ``load_clip()`` returns ``(CLIPModel, CLIPProcessor)``; with no argument it
 loads the toy CLIP that this repository trains and ships in ``data/toy-clip``
-(see ``vlmlab.toyclip``), so everything works offline. A Hub name such as
+(see ``vlmlab.toyclip``; ``vlmlab.data.data_dir`` finds the folder), so
+everything works offline. A Hub name such as
 ``"openai/clip-vit-base-patch16"`` or a local folder goes through the very
 same ``from_pretrained`` calls. The environment variable ``VLMLAB_CLIP`` sets
 the default. When the Hub can't be reached, ``HubUnavailableError`` says so
@@ -30,15 +31,22 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._validate import check_choice, check_image_batch
+from ._validate import as_int_in_range, check_choice, check_image_batch
 
-from .data import DATA_DIR
+from .data import TOY_CLIP, TOY_CLIP_2, TRAIN_COMMANDS, DataNotFoundError, data_dir, toy_model_dir
 from .envcheck import hub_offline_reason
 
-TOY_CLIP_PATH = DATA_DIR / "toy-clip"  # single shapes at absolute positions (vlmlab.toyclip)
-TOY_CLIP_2_PATH = DATA_DIR / "toy-clip-2"  # scenes of ShapesWorld 2 (vlmlab.sceneclip)
-REPO_ROOT = DATA_DIR.parent
 ENV_VAR = "VLMLAB_CLIP"
+# TOY_CLIP_PATH (single shapes at absolute positions, vlmlab.toyclip) and TOY_CLIP_2_PATH (scenes of
+# ShapesWorld 2, vlmlab.sceneclip) are read when used, from vlmlab.data, so that they follow $VLMLAB_DATA.
+_TOY_PATHS = {"TOY_CLIP_PATH": TOY_CLIP, "TOY_CLIP_2_PATH": TOY_CLIP_2}
+
+
+def __getattr__(name: str):
+    # PEP 562: vlmlab.clip.TOY_CLIP_PATH is the toy CLIP's folder in today's data folder.
+    if name in _TOY_PATHS:
+        return toy_model_dir(_TOY_PATHS[name], check=False)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _projected(output) -> torch.Tensor:
@@ -47,24 +55,24 @@ def _projected(output) -> torch.Tensor:
     return output if isinstance(output, torch.Tensor) else output.pooler_output
 
 
-def image_embeddings(model, pixel_values: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+def image_embeddings(model, pixel_values: torch.Tensor, normalise: bool = True) -> torch.Tensor:
     """CLIP's image embeddings ``(B, projection_dim)`` for ``pixel_values (B, 3, H, W)``.
 
     ``model.get_image_features``: the pooled CLS token after ``visual_projection``;
-    L2-normalised when ``normalize`` (what zero-shot compares with cosine similarity).
+    L2-normalised when ``normalise`` (what zero-shot compares with cosine similarity).
     """
     emb = _projected(model.get_image_features(pixel_values=pixel_values))
-    return nn.functional.normalize(emb, dim=-1) if normalize else emb
+    return nn.functional.normalize(emb, dim=-1) if normalise else emb
 
 
-def text_embeddings(model, input_ids: torch.Tensor, attention_mask=None, normalize: bool = True) -> torch.Tensor:
+def text_embeddings(model, input_ids: torch.Tensor, attention_mask=None, normalise: bool = True) -> torch.Tensor:
     """CLIP's text embeddings ``(B, projection_dim)`` for tokenised captions ``input_ids (B, L)``.
 
     ``model.get_text_features``: the end-of-text token's final state after
-    ``text_projection``; L2-normalised when ``normalize``.
+    ``text_projection``; L2-normalised when ``normalise``.
     """
     emb = _projected(model.get_text_features(input_ids=input_ids, attention_mask=attention_mask))
-    return nn.functional.normalize(emb, dim=-1) if normalize else emb
+    return nn.functional.normalize(emb, dim=-1) if normalise else emb
 
 
 class HubUnavailableError(OSError):
@@ -72,8 +80,8 @@ class HubUnavailableError(OSError):
 
 
 def default_clip_name() -> str:
-    """``$VLMLAB_CLIP`` if set, else the bundled toy CLIP's folder."""
-    return os.environ.get(ENV_VAR) or str(TOY_CLIP_PATH)
+    """``$VLMLAB_CLIP`` if set, else the bundled toy CLIP's folder (``DataNotFoundError`` if it is missing)."""
+    return os.environ.get(ENV_VAR) or str(toy_model_dir(TOY_CLIP))
 
 
 def _looks_like_a_path(name: str) -> bool:
@@ -91,8 +99,15 @@ def _looks_like_a_path(name: str) -> bool:
     )
 
 
-def _vision_tower(model):
-    """The vision tower inside ``model``: follow ``.vision_model`` (CLIPModel, VLMVisionEncoder, ...) to its end."""
+def vision_tower(model):
+    """The vision transformer inside ``model``: follow ``.vision_model`` to its end.
+
+    ``CLIPModel``, ``CLIPVisionModel``, ``CLIPVisionModelWithProjection``,
+    :class:`VLMVisionEncoder` and a toy VLM's ``model.model.vision_tower`` all
+    hold it as ``.vision_model`` (transformers 5 flattened ``CLIPVisionModel``,
+    which may then be the transformer itself); the result has ``embeddings``,
+    ``encoder`` and ``post_layernorm``.
+    """
     tower = model
     while hasattr(tower, "vision_model"):
         tower = tower.vision_model
@@ -101,7 +116,7 @@ def _vision_tower(model):
 
 def _carries_weights_of(model, checkpoint: Path) -> bool:
     """Whether ``model``'s vision tower holds the learned CLS embedding stored in ``checkpoint``'s safetensors file."""
-    embeddings = getattr(_vision_tower(model), "embeddings", None)
+    embeddings = getattr(vision_tower(model), "embeddings", None)
     cls = getattr(embeddings, "class_embedding", None)
     weights = checkpoint / "model.safetensors"
     if not isinstance(cls, torch.Tensor) or cls.is_meta or not weights.exists():
@@ -127,7 +142,7 @@ def is_toy_clip(model) -> bool:
     accuracy on shapes, say) when ``VLMLAB_CLIP`` points at another checkpoint.
     Toy CLIP 2 is not toy CLIP 1: ask :func:`is_toy_clip_2` about it.
     """
-    return _carries_weights_of(model, TOY_CLIP_PATH)
+    return _carries_weights_of(model, toy_model_dir(TOY_CLIP, check=False))
 
 
 def is_toy_clip_2(model) -> bool:
@@ -138,7 +153,15 @@ def is_toy_clip_2(model) -> bool:
     built on :func:`load_scene_clip` use it to run the cells that check toy
     CLIP 2's trained behaviour (held-out zero-shot, hard negatives) only for it.
     """
-    return _carries_weights_of(model, TOY_CLIP_2_PATH)
+    return _carries_weights_of(model, toy_model_dir(TOY_CLIP_2, check=False))
+
+
+def _toy_folders() -> dict[Path, str]:
+    """``{resolved folder: toy name}`` for the two toy CLIPs in today's data folder (empty when there is none)."""
+    try:
+        return {toy_model_dir(name, check=False).resolve(): name for name in (TOY_CLIP, TOY_CLIP_2)}
+    except DataNotFoundError:
+        return {}
 
 
 def _local_folder(name: str) -> Path | None:
@@ -146,9 +169,8 @@ def _local_folder(name: str) -> Path | None:
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists():
-            hint = {TOY_CLIP_PATH.resolve(): " Train the toy CLIP with `python -m vlmlab.toyclip train`.",
-                    TOY_CLIP_2_PATH.resolve(): " Train toy CLIP 2 with `python -m vlmlab.sceneclip train`.",
-                    }.get(path.resolve(), "")
+            toy = _toy_folders().get(path.resolve())
+            hint = f" Train it again with `{TRAIN_COMMANDS[toy]}`." if toy else ""
             raise FileNotFoundError(
                 f"no CLIP checkpoint in the folder {str(path)!r}: it has no config.json "
                 f"(a checkpoint folder is what save_pretrained writes).{hint}")
@@ -159,12 +181,17 @@ def _local_folder(name: str) -> Path | None:
         return None
     where = str(path) if path.is_absolute() else f"{name!r} relative to the current directory {os.getcwd()!r}"
     hint = ""
-    from_root = REPO_ROOT / name
-    if not path.is_absolute() and from_root.is_dir():  # e.g. "data/toy-clip" typed in notebooks/
-        hint = f" It exists relative to the repository root: pass {str(from_root)!r}"
-        hint += {TOY_CLIP_PATH.resolve(): ", or call load_clip() with no argument for the toy CLIP.",
-                 TOY_CLIP_2_PATH.resolve(): ", or call load_scene_clip() for toy CLIP 2.",
-                 }.get(from_root.resolve(), ".")
+    parts = Path(name).parts
+    if not path.is_absolute() and parts[0] == "data" and len(parts) > 1:  # e.g. "data/toy-clip" typed in notebooks/
+        try:
+            in_data = data_dir().joinpath(*parts[1:])
+        except DataNotFoundError:
+            in_data = None
+        if in_data is not None and in_data.is_dir():
+            hint = f" It exists in vlmlab's data folder: pass {str(in_data)!r}"
+            hint += {TOY_CLIP: ", or call load_clip() with no argument for the toy CLIP.",
+                     TOY_CLIP_2: ", or call load_scene_clip() for toy CLIP 2.",
+                     }.get(_toy_folders().get(in_data.resolve()), ".")
     raise FileNotFoundError(
         f"no folder {where}. name_or_path looks like a path, so it was not looked up on the Hugging Face Hub "
         f"(a Hub name is 'org/name').{hint}")
@@ -175,7 +202,7 @@ def load_clip(name_or_path=None, **kwargs):
 
     Args:
         name_or_path: ``None`` (default) → ``$VLMLAB_CLIP`` or the bundled toy
-            CLIP (``TOY_CLIP_PATH``); a local folder written by
+            CLIP (``TOY_CLIP_PATH``, in ``vlmlab.data.data_dir()``); a local folder written by
             ``save_pretrained``; or a Hub name such as
             ``"openai/clip-vit-base-patch16"`` / ``"openai/clip-vit-large-patch14-336"``.
         **kwargs: passed to ``CLIPModel.from_pretrained`` (for example
@@ -194,6 +221,9 @@ def load_clip(name_or_path=None, **kwargs):
         ValueError: an empty name.
         FileNotFoundError: a path that doesn't exist (the message says relative
             to which directory), or a folder without ``config.json``.
+        vlmlab.data.DataNotFoundError (a ``FileNotFoundError``): the default
+            toy CLIP is not in vlmlab's data folder; the message says where it
+            looked and how to get it.
         HubUnavailableError: a Hub name while the Hub can't be reached and the
             model is not cached; raised within seconds, never hangs.
     """
@@ -242,7 +272,7 @@ def load_scene_clip(**kwargs):
     ``attn_implementation="eager"``). Returns ``(model, processor)``, the
     model in eval mode; raises what :func:`load_clip` raises.
     """
-    return load_clip(os.environ.get(ENV_VAR) or str(TOY_CLIP_2_PATH), **kwargs)
+    return load_clip(os.environ.get(ENV_VAR) or str(toy_model_dir(TOY_CLIP_2)), **kwargs)
 
 
 class VLMVisionEncoder(nn.Module):
@@ -293,14 +323,10 @@ class VLMVisionEncoder(nn.Module):
 
         config = self.vision_model.config
         n_layers = config.num_hidden_layers
-        if isinstance(feature_layer, bool) or not isinstance(feature_layer, int):
-            raise TypeError(f"feature_layer must be an int (an index into hidden_states), got {feature_layer!r}")
-        if not -(n_layers + 1) <= feature_layer <= n_layers:
-            raise ValueError(
-                f"feature_layer must be an int in [{-(n_layers + 1)}, {n_layers}] (an index into the "
-                f"{n_layers + 1} hidden_states of this {n_layers}-layer tower), got {feature_layer!r}"
-            )
-        self.feature_layer = feature_layer
+        self.feature_layer = as_int_in_range(
+            feature_layer, "feature_layer", -(n_layers + 1), n_layers,
+            f" (an index into the {n_layers + 1} hidden_states of this {n_layers}-layer tower)",
+        )
         self.output_dim = int(config.hidden_size)
         self.image_size = int(config.image_size)
         self.patch_size = int(config.patch_size)

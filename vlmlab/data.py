@@ -1,4 +1,4 @@
-"""Sample images, and a safe way to open any image as RGB.
+"""Sample images and toy checkpoints: where they live, and a safe way to open any image as RGB.
 
 Every notebook gets its pictures from here::
 
@@ -12,6 +12,22 @@ The photos are public domain or CC0 (from scikit-image's data folder); the
 document, receipt and chart are drawn by ``data/make_samples.py``.
 ``data/README.md`` gives the source and licence of each file.
 
+**Where the data is** (:func:`data_dir`). The samples and the toy checkpoints
+(``TOY_MODELS``) live in the repository's ``data/`` folder, outside the
+package, about 32 MB. :func:`data_dir` looks, in this order:
+
+1. ``$VLMLAB_DATA``, when set: any folder laid out like ``data/``;
+2. the repository checkout that this ``vlmlab`` was imported from (running
+   from source, or ``pip install -e .``): its ``data/``;
+3. where a wheel installs it: ``pyproject.toml`` ships ``data/`` as the wheel's
+   *data files* (``[tool.setuptools.data-files]``), which pip writes under the
+   environment's data root, ``<prefix>/share/vlmlab/data`` (``sys.prefix`` for a
+   virtual environment or a system install, ``site.USER_BASE`` for ``--user``),
+   the place a package's shared, non-code files go (as Jupyter's ``share/jupyter``).
+
+Nothing is downloaded. When the data is in none of these places, the error
+(:class:`DataNotFoundError`) names every folder it looked in and how to get one.
+
 ``load_image`` opens a file safely (a missing, empty, damaged or huge file
 gets a ``ValueError`` that says which and why) and returns what a vision
 model's preprocessing assumes: the picture upright, three 8-bit channels.
@@ -23,6 +39,7 @@ from __future__ import annotations
 
 import io
 import os
+import sysconfig
 import warnings
 from pathlib import Path
 
@@ -30,19 +47,119 @@ from PIL import Image, UnidentifiedImageError
 
 from .preprocess import check_image_size, to_rgb  # the one image rule, shared by every entry point
 
-# The repository's data/ folder (samples live next to the package, not inside it).
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+ENV_VAR = "VLMLAB_DATA"
+# The repository checkout around this package, if it is one (pyproject.toml beside vlmlab/).
+_CHECKOUT = Path(__file__).resolve().parent.parent
+SHARE_PATH = Path("share", "vlmlab", "data")  # under an environment's data root, where a wheel puts data/
 
-# name -> (file, what it is). Photos first, then the generated high-resolution images.
+# The toy checkpoints, each a folder of data_dir() written by save_pretrained; the only place their names are spelled.
+TOY_CLIP, TOY_CLIP_2, TOY_LLAVA, TOY_LLAVA_NEXT = "toy-clip", "toy-clip-2", "toy-llava", "toy-llava-next"
+TOY_MODELS = {
+    TOY_CLIP: "the toy CLIP, single shapes of ShapesWorld (vlmlab.toyclip)",
+    TOY_CLIP_2: "toy CLIP 2, scenes of ShapesWorld 2 (vlmlab.sceneclip)",
+    TOY_LLAVA: "the toy LLaVA-1.5 (vlmlab.toyvlm)",
+    TOY_LLAVA_NEXT: "the toy LLaVA-NeXT (vlmlab.toyvlm)",
+}
+# How to make each toy again; the commands live in vlmlab.training.
+TRAIN_COMMANDS = {
+    TOY_CLIP: "python -m vlmlab.training toy-clip train",
+    TOY_CLIP_2: "python -m vlmlab.training toy-clip-2 train",
+    TOY_LLAVA: "python -m vlmlab.training toy-vlm train --kind llava",
+    TOY_LLAVA_NEXT: "python -m vlmlab.training toy-vlm train --kind llava-next",
+}
+
+# name -> (file, what it is). Photos first, then the generated high-resolution images. Sizes height x width.
 SAMPLES = {
     "astronaut": ("astronaut.jpg", "Eileen Collins, NASA portrait, 512x512 (public domain)"),
-    "cat": ("cat.jpg", "Chelsea the cat, 451x300 (CC0, Stefan van der Walt)"),
-    "coffee": ("coffee.jpg", "a cup of coffee, 600x400 (CC0, Rachel Michetti)"),
-    "rocket": ("rocket.jpg", "Falcon 9 launch, 640x427 (public domain, SpaceX)"),
-    "document": ("document.png", "a page of small text, 1700x2200 (generated, CC0)"),
-    "receipt": ("receipt.png", "a long till receipt, 600x2400 (generated, CC0)"),
-    "chart": ("chart.png", "a wide bar chart with small labels, 2400x700 (generated, CC0)"),
+    "cat": ("cat.jpg", "Chelsea the cat, 300x451 (CC0, Stefan van der Walt)"),
+    "coffee": ("coffee.jpg", "a cup of coffee, 400x600 (CC0, Rachel Michetti)"),
+    "rocket": ("rocket.jpg", "Falcon 9 launch, 427x640 (public domain, SpaceX)"),
+    "document": ("document.png", "a page of small text, 2200x1700 (generated, CC0)"),
+    "receipt": ("receipt.png", "a long till receipt, 2400x600 (generated, CC0)"),
+    "chart": ("chart.png", "a wide bar chart with small labels, 700x2400 (generated, CC0)"),
 }
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The sample images or a toy checkpoint are not where vlmlab looked; the message says where and what to do."""
+
+
+_HOW_TO_GET = (
+    "The data ships with the package: install vlmlab from a wheel or a clone of its repository "
+    f"(`pip install .`, or `pip install -e .` in the clone), or point {ENV_VAR} at a copy of the repository's "
+    "data/ folder."
+)
+
+
+def _installed_candidates() -> list[Path]:
+    """Where a wheel's data files land: ``share/vlmlab/data`` under this interpreter's data roots (default, then user)."""
+    roots = [sysconfig.get_path("data")]
+    user_scheme = sysconfig.get_preferred_scheme("user")
+    roots.append(sysconfig.get_path("data", user_scheme))
+    return [Path(root) / SHARE_PATH for root in dict.fromkeys(roots)]
+
+
+def data_candidates() -> list[Path]:
+    """The folders :func:`data_dir` tries, in order (``$VLMLAB_DATA`` aside): the checkout's ``data/``, then the installed copies."""
+    found = [_CHECKOUT / "data"] if (_CHECKOUT / "pyproject.toml").is_file() else []
+    return found + _installed_candidates()
+
+
+def data_dir() -> Path:
+    """The folder holding the sample images and the toy checkpoints (see the module's docstring for the order).
+
+    Read afresh on every call, so setting ``os.environ["VLMLAB_DATA"]`` takes effect at once.
+
+    Raises:
+        DataNotFoundError: ``$VLMLAB_DATA`` is set but is not a folder, or no
+            candidate folder exists; the message lists where it looked.
+    """
+    override = os.environ.get(ENV_VAR)
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_dir():
+            raise DataNotFoundError(f"{ENV_VAR} is set to {override!r}, which is not a folder. Point it at a copy of "
+                                    f"the repository's data/ folder, or unset it to use the data installed with vlmlab.")
+        return path
+    candidates = data_candidates()
+    for path in candidates:
+        if path.is_dir():
+            return path
+    looked = ", ".join(str(p) for p in candidates)
+    raise DataNotFoundError(f"vlmlab's data folder (sample images, toy checkpoints) was not found; looked in {looked} "
+                            f"and {ENV_VAR} is not set. " + _HOW_TO_GET)
+
+
+def _where(folder: Path) -> str:
+    """How ``folder`` was chosen, for error messages."""
+    if os.environ.get(ENV_VAR):
+        return f"{folder} (from {ENV_VAR})"
+    return f"{folder} (set {ENV_VAR} to use another data folder)"
+
+
+def toy_model_dir(name: str, check: bool = True) -> Path:
+    """The folder of toy checkpoint ``name`` (one of ``TOY_MODELS``): ``data_dir() / name``.
+
+    With ``check`` (default) the folder must hold a checkpoint (``config.json``),
+    else :class:`DataNotFoundError` says which folder is missing, where it
+    looked and how to get it; ``check=False`` returns the path as is (a
+    training command's destination).
+
+    >>> toy_model_dir("toy-clip").name
+    'toy-clip'
+    """
+    if not isinstance(name, str) or name not in TOY_MODELS:
+        valid = ", ".join(repr(n) for n in TOY_MODELS)
+        raise ValueError(f"name must be one of the toy models {valid}; got {name!r}")
+    folder = data_dir() / name
+    if check and not (folder / "config.json").is_file():
+        problem = "is missing" if not folder.exists() else "holds no checkpoint (no config.json)"
+        raise DataNotFoundError(
+            f"{TOY_MODELS[name]} should be in the folder {name}/ of vlmlab's data folder {_where(folder.parent)}, "
+            f"but {folder} {problem}. " + _HOW_TO_GET
+            + f" To train it again from a clone: `{TRAIN_COMMANDS[name]}`.")
+    return folder
+
 
 def list_samples() -> list[str]:
     """The names ``load_sample`` accepts: the photos, then the generated images.
@@ -54,18 +171,23 @@ def list_samples() -> list[str]:
 
 
 def sample_path(name: str) -> Path:
-    """The file behind sample ``name`` (see ``list_samples()``)."""
+    """The file behind sample ``name`` (see ``list_samples()``), in :func:`data_dir`.
+
+    Raises ``DataNotFoundError`` (naming the file, the folder and ``$VLMLAB_DATA``)
+    when the file is not there.
+    """
     valid = ", ".join(repr(n) for n in SAMPLES)
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, one of the samples {valid}; got {name!r}")
     if name not in SAMPLES:
         raise ValueError(f"name must be one of the samples {valid}; got {name!r}")
-    path = DATA_DIR / SAMPLES[name][0]
+    folder = data_dir()
+    path = folder / SAMPLES[name][0]
     if not path.is_file():
-        raise ValueError(
-            f"sample {name!r} should be at {path}, but that file is missing. The samples live in the "
-            "repository's data/ folder: use a clone of the repository with `pip install -e .`, "
-            "and run `python data/make_samples.py` to re-make the generated ones."
+        raise DataNotFoundError(
+            f"sample {name!r} should be the file {path.name} in vlmlab's data folder {_where(folder)}, but "
+            f"{path} is missing. " + _HOW_TO_GET
+            + " In a clone, `python data/make_samples.py` re-makes the generated ones."
         )
     return path
 
@@ -74,8 +196,9 @@ def load_sample(name: str) -> Image.Image:
     """Sample image ``name`` as an RGB PIL image.
 
     Names: ``"astronaut"``, ``"cat"``, ``"coffee"``, ``"rocket"`` (photos) and
-    ``"document"`` (1700x2200 page of text), ``"receipt"`` (600x2400),
-    ``"chart"`` (2400x700) - sizes as PIL's (width, height).
+    ``"document"`` (a page of text, 2200x1700), ``"receipt"`` (2400x600),
+    ``"chart"`` (700x2400), sizes height x width as everywhere in vlmlab
+    (PIL's ``.size`` says (width, height)).
 
     >>> img = load_sample("document")
     >>> img.mode, img.size
@@ -151,8 +274,7 @@ def load_image(path_or_file) -> Image.Image:
             a larger file, raise ``PIL.Image.MAX_IMAGE_PIXELS`` (``None`` disables it).
         TypeError: ``path_or_file`` is none of the accepted types.
 
-    >>> from vlmlab.data import DATA_DIR
-    >>> load_image(DATA_DIR / "cat.jpg").size
+    >>> load_image(sample_path("cat")).size
     (451, 300)
     >>> load_image(b"not an image")
     Traceback (most recent call last):

@@ -1,8 +1,6 @@
 """Toy CLIP 2: a small ``transformers.CLIPModel`` that knows the scenes of ShapesWorld 2, and how well.
 
     python -m vlmlab.sceneclip evaluate   # the measured numbers of data/toy-clip-2 on fresh scenes
-    python -m vlmlab.sceneclip train      # train from scratch on 2 CPU cores; writes data/toy-clip-2/
-    python -m vlmlab.sceneclip card       # rewrite data/toy-clip-2/README.md from its metrics.json
 
 The model is the same kind as the first toy CLIP (``vlmlab.toyclip``): a
 ViT on 64×64 images with 8×8 patches and a small causal text transformer,
@@ -21,7 +19,7 @@ grammar. It sees two kinds of 64-pixel image:
   This is the view a tiling VLM (LLaVA-NeXT) gives its encoder.
 
 Everything here measures the model (:func:`evaluate`); how it is trained
-lives in ``vlmlab.training.sceneclip``.
+lives in ``vlmlab.training.sceneclip`` (``python -m vlmlab.training toy-clip-2 train``).
 
 The measurements, each on fresh scenes whose seeds training never draws:
 
@@ -41,7 +39,7 @@ The measurements, each on fresh scenes whose seeds training never draws:
   caption as a bag of words scores 50 % on these (Yuksekgonul et al. 2023,
   "When and why vision-language models behave like bags-of-words, and what
   to do about it", https://arxiv.org/abs/2210.01936).
-* **linear probes** (:func:`linear_probe`): what a layer's tokens hold,
+* **linear probes** (``vlmlab.probes.linear_probe``): what a layer's tokens hold,
   read by the simplest trained reader, a linear map fitted on some images
   and scored on others. Notebook 04 probes each layer to compare the last
   layer with the penultimate one, the layer LLaVA reads.
@@ -68,9 +66,9 @@ from .glyphs import DIGITS
 from .scenes import RELATIONS, SCENE_SHAPES, SIZE_FRACTIONS, SceneWorld
 from .shapes import COLOURS
 
-__all__ = ["IMAGE_SIZE", "CANVAS_SIZE", "EVAL_SEED", "ARCH", "TINY_ARCH", "default_output_dir", "scene_world",
+__all__ = ["IMAGE_SIZE", "CANVAS_SIZE", "EVAL_SEED", "ARCH", "TINY_ARCH", "scene_world",
            "canvas_world", "vocabulary", "tile_caption", "corner_tiles", "one_edit_neighbours", "similarities",
-           "retrieval", "gallery_retrieval", "hard_negative_accuracy", "glyph_reading", "linear_probe", "evaluate",
+           "retrieval", "gallery_retrieval", "hard_negative_accuracy", "glyph_reading", "evaluate",
            "main"]
 
 IMAGE_SIZE = 64  # the model's input: a scene drawn at 64 pixels, or a 64-pixel tile
@@ -94,11 +92,6 @@ ARCH = dict(
 )
 # The same shape of model, as small as it gets: for tests and smoke runs.
 TINY_ARCH = dict(ARCH, vision_width=32, vision_layers=1, text_width=32, text_layers=1, heads=2, projection_dim=16)
-
-
-def default_output_dir() -> Path:
-    """``data/toy-clip-2`` in the repository."""
-    return Path(__file__).resolve().parent.parent / "data" / "toy-clip-2"
 
 
 def scene_world() -> SceneWorld:
@@ -326,56 +319,15 @@ def glyph_reading(model, processor, images, scenes) -> dict:
             "digits": int(len(truth))}
 
 
-def linear_probe(fit_x, fit_y, test_x, test_y, ridge: float = 10.0) -> float:
-    """Accuracy of a linear classifier fitted on ``(fit_x, fit_y)`` and scored on ``(test_x, test_y)``.
-
-    Args:
-        fit_x: ``(n_fit, D)`` features (e.g. one token per example from one layer).
-        fit_y: ``(n_fit,)`` integer labels ``0 .. K-1``.
-        test_x, test_y: ``(n_test, D)`` and ``(n_test,)``, the same kinds.
-        ridge: weight of the L2 penalty on the map (on standardised features).
-
-    The classifier is ridge regression onto one-hot labels, solved in closed
-    form: ``W = (XᵀX + ridge·I)⁻¹ XᵀY`` with ``X`` the features standardised
-    by the fitting set's mean and standard deviation (plus a bias column),
-    and the prediction is the largest of ``X_test W``. No randomness and no
-    iterations, so the same features always give the same accuracy; a probe
-    that can only draw straight lines says what a layer holds *linearly*,
-    which is how a VLM's projector (one linear layer or a small MLP) reads it.
-    """
-    import torch
-
-    fit_x, test_x = torch.as_tensor(fit_x).double(), torch.as_tensor(test_x).double()
-    fit_y, test_y = torch.as_tensor(np.asarray(fit_y)).long(), torch.as_tensor(np.asarray(test_y)).long()
-    for name, x, y in (("fit", fit_x, fit_y), ("test", test_x, test_y)):
-        if x.ndim != 2 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
-            raise ValueError(f"{name}_x must be (n, D) and {name}_y (n,) with the same n > 0, got "
-                             f"{tuple(x.shape)} and {tuple(y.shape)}")
-    if fit_x.shape[1] != test_x.shape[1]:
-        raise ValueError(f"fit_x and test_x must have the same feature width, got {fit_x.shape[1]} and {test_x.shape[1]}")
-    if min(fit_y.min(), test_y.min()) < 0:
-        raise ValueError("labels must be integers 0 .. K-1, got a negative label")
-    if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not ridge > 0:
-        raise ValueError(f"ridge must be a number > 0, got {ridge!r}")
-    mean, std = fit_x.mean(0), fit_x.std(0) + 1e-6
-
-    def design(x):  # standardised, with a bias column
-        return torch.cat([(x - mean) / std, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
-
-    x = design(fit_x)  # (n_fit, D + 1)
-    targets = torch.nn.functional.one_hot(fit_y, int(max(fit_y.max(), test_y.max())) + 1).double()  # (n_fit, K)
-    weights = torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ targets)  # (D+1, K)
-    predicted = (design(test_x) @ weights).argmax(1)
-    return float((predicted == test_y).double().mean())
-
-
 def _load(model_dir):
     from transformers import CLIPModel, CLIPProcessor
 
-    path = Path(model_dir) if model_dir is not None else default_output_dir()
+    from .data import TOY_CLIP_2, toy_model_dir
+
+    path = Path(model_dir) if model_dir is not None else toy_model_dir(TOY_CLIP_2)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"model_dir {str(path)!r} holds no checkpoint (no config.json); "
-                                "train one with `python -m vlmlab.sceneclip train`")
+                                "train one with `python -m vlmlab.training toy-clip-2 train`")
     return CLIPModel.from_pretrained(path).eval(), CLIPProcessor.from_pretrained(path)
 
 
@@ -424,39 +376,11 @@ def main(argv=None) -> int:
     p_eval.add_argument("--n", type=int, default=500)
     p_eval.add_argument("--seed", type=int, default=EVAL_SEED)
     p_eval.add_argument("--threads", type=int, default=2)
-    p_train = sub.add_parser("train", help="train toy CLIP 2 and save it")
-    p_train.add_argument("--output", default=None, help="output folder (default data/toy-clip-2)")
-    p_train.add_argument("--steps", type=int, default=1300)
-    p_train.add_argument("--scenes", type=int, default=64, help="64-pixel scenes per batch")
-    p_train.add_argument("--tiles", type=int, default=24, help="corner tiles of 256-pixel canvases per batch")
-    p_train.add_argument("--no-hard-negatives", action="store_true", help="train without hard-negative captions")
-    p_train.add_argument("--lr", type=float, default=1e-3)
-    p_train.add_argument("--seed", type=int, default=0)
-    p_train.add_argument("--threads", type=int, default=2)
-    p_train.add_argument("--eval-scenes", type=int, default=500)
-    p_train.add_argument("--save-every", type=int, default=100, help="steps between checkpoints of the running model")
-    p_train.add_argument("--tiny", action="store_true", help="a tiny model (for smoke runs)")
-    p_card = sub.add_parser("card", help="rewrite README.md of a checkpoint from its metrics.json")
-    p_card.add_argument("--model", default=None, help="checkpoint folder (default data/toy-clip-2)")
     args = parser.parse_args(argv)
-
-    if args.command == "card":
-        from .training.sceneclip import write_card
-
-        print(f"wrote {write_card(args.model or default_output_dir())}")
-        return 0
 
     import torch
 
     torch.set_num_threads(args.threads)  # a command owns its process; a library function leaves threads alone
-    if args.command == "train":
-        from .training.sceneclip import train_and_publish
-
-        train_and_publish(args.output, steps=args.steps, n_scenes=args.scenes, n_tiles=args.tiles,
-                          hard_negatives=not args.no_hard_negatives, lr=args.lr, seed=args.seed,
-                          arch=TINY_ARCH if args.tiny else None, eval_scenes=args.eval_scenes,
-                          save_every=args.save_every)
-        return 0
     metrics = evaluate(args.model, n=args.n, seed=args.seed)
     print(json.dumps(metrics, indent=1))
     return 0

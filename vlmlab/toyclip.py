@@ -1,8 +1,6 @@
 """The toy CLIP: a small ``transformers.CLIPModel`` that knows ShapesWorld, and how well it knows it.
 
     python -m vlmlab.toyclip evaluate   # zero-shot accuracy on 1000 fresh images
-    python -m vlmlab.toyclip train      # train from scratch (about 9 minutes on 2 idle cores); writes data/toy-clip/
-    python -m vlmlab.toyclip card       # rewrite data/toy-clip/README.md from its metrics.json
 
 The model is the real ``transformers.CLIPModel`` (Radford et al. 2021,
 "Learning Transferable Visual Models From Natural Language Supervision",
@@ -21,7 +19,8 @@ position of the *largest* id, which would pool a word in the middle of a
 caption.
 
 How the checkpoint is produced (tokenizer builder, training loop, files,
-model card) is kept apart, in ``vlmlab.training``.
+model card) is kept apart, in ``vlmlab.training``
+(``python -m vlmlab.training toy-clip train``, about 9 minutes on 2 idle cores).
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ import numpy as np
 
 from .shapes import ShapesWorld
 
-__all__ = ["EVAL_SEED", "BOS", "EOS", "DEFAULT_ARCH", "TINY_ARCH", "default_output_dir", "build_config",
+__all__ = ["EVAL_SEED", "BOS", "EOS", "DEFAULT_ARCH", "TINY_ARCH", "build_config",
            "zero_shot", "evaluate", "format_accuracies", "main"]
 
 EVAL_SEED = 1_000_003  # the evaluation images; training draws with (seed, step) pairs, never this integer
@@ -57,11 +56,6 @@ DEFAULT_ARCH = dict(
 )
 # The same shape of model, as small as it gets: for tests and smoke runs.
 TINY_ARCH = dict(DEFAULT_ARCH, vision_width=32, vision_layers=1, text_width=32, text_layers=1, heads=2, projection_dim=16)
-
-
-def default_output_dir() -> Path:
-    """``data/toy-clip`` in the repository (where ``vlmlab.clip.TOY_CLIP_PATH`` points)."""
-    return Path(__file__).resolve().parent.parent / "data" / "toy-clip"
 
 
 def build_config(tokenizer, arch: dict | None = None):
@@ -137,10 +131,12 @@ def evaluate(model_dir=None, *, n: int = 1000, seed: int = EVAL_SEED, log=print)
     """
     from transformers import CLIPModel, CLIPProcessor
 
-    path = Path(model_dir) if model_dir is not None else default_output_dir()
+    from .data import TOY_CLIP, toy_model_dir
+
+    path = Path(model_dir) if model_dir is not None else toy_model_dir(TOY_CLIP)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"model_dir {str(path)!r} holds no checkpoint (no config.json); "
-                                "train one with `python -m vlmlab.toyclip train`")
+                                "train one with `python -m vlmlab.training toy-clip train`")
     model = CLIPModel.from_pretrained(path).eval()
     processor = CLIPProcessor.from_pretrained(path)
     world = ShapesWorld(image_size=model.config.vision_config.image_size)
@@ -175,36 +171,11 @@ def main(argv=None) -> int:
     p_eval.add_argument("--n", type=int, default=1000)
     p_eval.add_argument("--seed", type=int, default=EVAL_SEED)
     p_eval.add_argument("--threads", type=int, default=2)
-    p_train = sub.add_parser("train", help="train the toy CLIP and save it (only if it meets the accuracy bar)")
-    p_train.add_argument("--output", default=None, help="output folder (default data/toy-clip)")
-    p_train.add_argument("--steps", type=int, default=1000)
-    p_train.add_argument("--batch-size", type=int, default=100)
-    p_train.add_argument("--lr", type=float, default=1e-3)
-    p_train.add_argument("--seed", type=int, default=0)
-    p_train.add_argument("--threads", type=int, default=2)
-    p_train.add_argument("--eval-images", type=int, default=1000)
-    p_train.add_argument("--tiny", action="store_true", help="a tiny model (for smoke runs)")
-    p_train.add_argument("--force", action="store_true", help="save even below the accuracy bar")
-    p_card = sub.add_parser("card", help="rewrite README.md of a checkpoint from its metrics.json")
-    p_card.add_argument("--model", default=None, help="checkpoint folder (default data/toy-clip)")
     args = parser.parse_args(argv)
-
-    if args.command == "card":
-        from .training.toyclip import write_card
-
-        print(f"wrote {write_card(args.model or default_output_dir())}")
-        return 0
 
     import torch
 
     torch.set_num_threads(args.threads)  # a command owns its process; a library function leaves threads alone
-    if args.command == "train":
-        from .training.toyclip import train_and_publish
-
-        metrics = train_and_publish(args.output, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                                    seed=args.seed, arch=TINY_ARCH if args.tiny else None,
-                                    eval_images=args.eval_images, require_bar=not args.force)
-        return 0 if (args.force or metrics["meets_bar"]) else 1
     metrics = evaluate(args.model, n=args.n, seed=args.seed)
     print(json.dumps({k: metrics[k] for k in ("colour", "shape", "position", "size", "exact", "n", "seed")}))
     return 0

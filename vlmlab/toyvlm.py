@@ -31,7 +31,7 @@ the model still answers (greedily, so the same answer every time); nothing
 guarantees that answer is sensible. :func:`unknown_words` lists such words.
 
 ``python -m vlmlab.toyvlm evaluate`` measures both models on fresh scenes;
-``python -m vlmlab.toyvlm train`` retrains them (``vlmlab.training.toyvlm``).
+``python -m vlmlab.training toy-vlm train`` retrains them (``vlmlab.training.toyvlm``).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import numpy as np
 
 from . import grammar, sceneclip
 from ._validate import as_int_in_range, as_seed, check_choice
+from .data import TOY_CLIP_2, TOY_LLAVA, TOY_LLAVA_NEXT, toy_model_dir
 from .scenes import SceneWorld
 
 __all__ = ["KINDS", "STAGES", "CANVAS_SIZE", "TILE_SIZE", "PINPOINTS", "GLYPH_CELL", "EVAL_SEED", "INSTRUCTION", "MAX_QUESTION_WORDS",
@@ -67,8 +68,7 @@ GLYPH_CELL = sceneclip.ARCH["patch_size"]
 EVAL_SEED = 2_000_000_011  # evaluation scenes; training seeds stay below 10**9 (vlmlab.training.toyvlm)
 INSTRUCTION = "describe the image"  # the stage-1 request, answered with the scene's caption
 MAX_QUESTION_WORDS = 32
-_FOLDERS = {"llava": "toy-llava", "llava-next": "toy-llava-next"}
-_DATA = Path(__file__).resolve().parent.parent / "data"
+_FOLDERS = {"llava": TOY_LLAVA, "llava-next": TOY_LLAVA_NEXT}  # kind -> toy model in vlmlab.data
 
 
 def world(max_objects: int = 4) -> SceneWorld:
@@ -85,10 +85,13 @@ def one_object_world() -> SceneWorld:
     return world(max_objects=1)
 
 
-def model_dir(kind: str = "llava") -> Path:
-    """The shipped folder of a toy VLM: ``data/toy-llava`` or ``data/toy-llava-next``."""
+def model_dir(kind: str = "llava", check: bool = True) -> Path:
+    """The shipped folder of a toy VLM: ``data/toy-llava`` or ``data/toy-llava-next`` (``vlmlab.data.toy_model_dir``).
+
+    With ``check`` (default), a missing folder raises ``vlmlab.data.DataNotFoundError``, which says where it looked.
+    """
     check_choice(kind, KINDS, "kind")
-    return _DATA / _FOLDERS[kind]
+    return toy_model_dir(_FOLDERS[kind], check=check)
 
 
 def load(kind: str = "llava", stage: str = "final", folder=None, **kwargs):
@@ -112,7 +115,8 @@ def load(kind: str = "llava", stage: str = "final", folder=None, **kwargs):
     check_choice(stage, STAGES, "stage")
     folder = Path(folder) if folder is not None else model_dir(kind)
     if not (folder / "config.json").exists():
-        raise FileNotFoundError(f"no toy VLM in {str(folder)!r}; train it with `python -m vlmlab.toyvlm train --kind {kind}`")
+        raise FileNotFoundError(f"no toy VLM in {str(folder)!r}; train it with "
+                                f"`python -m vlmlab.training toy-vlm train --kind {kind}`")
     model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
     processor = AutoProcessor.from_pretrained(folder)
     if stage != "final":
@@ -120,11 +124,10 @@ def load(kind: str = "llava", stage: str = "final", folder=None, **kwargs):
         # text-only language model, and the projector saved after stage 1 (or at initialisation).
         from transformers import CLIPModel
 
-        from .sceneclip import default_output_dir
+        from .clip import vision_tower
 
-        tower = model.model.vision_tower
-        clip = CLIPModel.from_pretrained(default_output_dir())
-        getattr(tower, "vision_model", tower).load_state_dict(clip.vision_model.state_dict())
+        clip = CLIPModel.from_pretrained(toy_model_dir(TOY_CLIP_2))
+        vision_tower(model.model.vision_tower).load_state_dict(clip.vision_model.state_dict())
         stages = _stages_folder(folder)
         lm = AutoModelForCausalLM.from_pretrained(stages / "lm")
         model.model.language_model.load_state_dict(lm.model.state_dict())
@@ -201,7 +204,8 @@ def answer(model, processor, images, questions, max_new_tokens: int = 4, batch_s
     ``images``: PIL images or ``(H, W, 3)`` uint8 arrays (any size: the processor
     resizes, and LLaVA-NeXT tiles); ``questions``: strings of at most
     ``MAX_QUESTION_WORDS`` words. A batch is left-padded so that every answer
-    starts right after its own prompt.
+    starts right after its own prompt (the processor is asked for left padding
+    in the call; its tokenizer's ``padding_side`` is left as it was).
     """
     import torch
 
@@ -209,11 +213,11 @@ def answer(model, processor, images, questions, max_new_tokens: int = 4, batch_s
     questions = [_check_question(q) for q in questions]
     if len(images) != len(questions):
         raise ValueError(f"got {len(images)} images and {len(questions)} questions; ask one question per image")
-    processor.tokenizer.padding_side = "left"
     out = []
     for i in range(0, len(images), batch_size):
         texts = [prompt(processor, q) for q in questions[i:i + batch_size]]
-        inputs = processor(images=images[i:i + batch_size], text=texts, return_tensors="pt", padding=True)
+        inputs = processor(images=images[i:i + batch_size], text=texts, return_tensors="pt", padding=True,
+                           padding_side="left")
         with torch.no_grad():
             ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=processor.tokenizer.pad_token_id)
@@ -265,13 +269,14 @@ def encode(processor, messages_batch, images=None):
     """Processor inputs for a batch of conversations, right-padded, with ``labels`` for the answers.
 
     ``images``: one image per conversation (PIL or ``(H, W, 3)`` uint8), or None for text only.
+    The tokenizer's own ``padding_side`` is left as it was.
     """
     texts = [processor.apply_chat_template(m) for m in messages_batch]
-    processor.tokenizer.padding_side = "right"
     if images is None:
-        inputs = processor.tokenizer(texts, return_tensors="pt", padding=True)
+        inputs = processor.tokenizer(texts, return_tensors="pt", padding=True, padding_side="right")
     else:
-        inputs = processor(images=[_as_image(im) for im in images], text=texts, return_tensors="pt", padding=True)
+        inputs = processor(images=[_as_image(im) for im in images], text=texts, return_tensors="pt", padding=True,
+                           padding_side="right")
     inputs["labels"] = answer_labels(inputs["input_ids"], processor.tokenizer)
     return inputs
 
@@ -326,7 +331,6 @@ def image_attention(model, processor, image, question: str) -> np.ndarray:
         raise ValueError("image_attention draws the single-view LLaVA-1.5 toy; the tiled model's 336 tokens "
                          "do not form one grid")
     _check_question(question)
-    processor.tokenizer.padding_side = "left"
     inputs = processor(images=[_as_image(image)], text=[prompt(processor, question)], return_tensors="pt")
     with torch.no_grad():
         out = model(**inputs, output_attentions=True)
@@ -385,7 +389,7 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
     For each example (one object of a one-object scene, or one digit), the
     tower's ``hidden_states[layer]`` patch tokens (CLS dropped, as the toy
     VLMs read them) are averaged over the patches the thing's box touches,
-    and a closed-form linear classifier (``vlmlab.sceneclip.linear_probe``)
+    and a closed-form linear classifier (``vlmlab.probes.linear_probe``)
     fitted on ``n_fit`` examples is scored on ``n_test`` fresh ones.
 
     Args:
@@ -407,7 +411,7 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
     import torch
 
     from .attention import box_coverage, to_grid
-    from .sceneclip import linear_probe
+    from .probes import linear_probe
 
     check_choice(field, PROBE_FIELDS, "field")
     check_choice(view, PROBE_VIEWS, "view")
@@ -466,33 +470,15 @@ def evaluate(model, processor, n: int = 200, seed: int = EVAL_SEED, kinds=None, 
 
 
 def main(argv=None) -> int:
-    """``python -m vlmlab.toyvlm {train,measure,evaluate}``."""
+    """``python -m vlmlab.toyvlm evaluate``: answer accuracy by question kind on fresh scenes."""
     parser = argparse.ArgumentParser(prog="python -m vlmlab.toyvlm", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="train the text LM, then a toy VLM's two stages, and publish it under data/")
-    tr.add_argument("--kind", choices=KINDS + ("both",), default="both")
-    tr.add_argument("--minutes", type=float, default=None, help="scale every stage's steps to fit this many minutes")
-    tr.add_argument("--output", default=None, help="a folder to write instead of data/ (for trial runs)")
-    me = sub.add_parser("measure", help="re-measure a trained folder's every stage and rewrite its metrics and card")
-    me.add_argument("--kind", choices=KINDS, default="llava")
-    me.add_argument("--folder", default=None)
-    me.add_argument("--scenes", type=int, default=100)
     ev = sub.add_parser("evaluate", help="answer accuracy by question kind on fresh scenes")
     ev.add_argument("--kind", choices=KINDS, default="llava")
     ev.add_argument("--stage", choices=STAGES, default="final")
     ev.add_argument("--scenes", type=int, default=200)
     ev.add_argument("--blank", action="store_true", help="show a blank image instead of each scene")
     args = parser.parse_args(argv)
-    if args.command == "train":
-        from .training.toyvlm import train_and_publish
-
-        train_and_publish(kinds=KINDS if args.kind == "both" else (args.kind,), output=args.output, minutes=args.minutes)
-        return 0
-    if args.command == "measure":
-        from .training.toyvlm import remeasure
-
-        remeasure(args.folder or model_dir(args.kind), args.kind, args.scenes)
-        return 0
     model, processor = load(args.kind, args.stage)
     print(json.dumps(evaluate(model, processor, n=args.scenes, blank=args.blank), indent=1))
     return 0

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_positive_int, check_choice, check_divisible, check_image_batch
+from ._validate import as_non_negative_int, as_positive_int, check_choice, check_divisible, check_image_batch
 from .patches import PatchEmbedding
 from .posembed import interpolate_pos_embed, sincos_2d
 
@@ -169,10 +169,7 @@ class ViT(nn.Module):
         num_layers = as_positive_int(num_layers, "num_layers")
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-            raise TypeError(f"num_classes must be an int >= 0 (0 = no head), got {num_classes!r}")
-        if num_classes < 0:
-            raise ValueError(f"num_classes must be an int >= 0 (0 = no head), got {num_classes}")
+        num_classes = as_non_negative_int(num_classes, "num_classes", " (0 = no head)")
         mlp_dim = as_positive_int(mlp_dim, "mlp_dim") if mlp_dim is not None else round(embed_dim * mlp_ratio)
         self.embed_dim, self.num_heads, self.num_layers, self.mlp_dim = embed_dim, num_heads, num_layers, mlp_dim
         self.activation, self.pos_embed_kind = activation, pos_embed
@@ -293,9 +290,9 @@ class ViT(nn.Module):
         it has no classification head (``num_classes=0``), is in eval mode, and sits on the
         device and in the dtype of CLIP's weights.
         """
-        tower = vision_model
-        while hasattr(tower, "vision_model"):  # CLIPModel / ...WithProjection / older CLIPVisionModel
-            tower = tower.vision_model
+        from .clip import vision_tower
+
+        tower = vision_tower(vision_model)  # CLIPModel / ...WithProjection / older CLIPVisionModel
         config = getattr(tower, "config", None)
         config = getattr(config, "vision_config", config)
         if config is None or not hasattr(tower, "embeddings") or not hasattr(tower, "post_layernorm"):

@@ -4,7 +4,7 @@ The prose of a card lives in a Markdown template under ``templates/``, with
 ``${name}`` fields (Python's ``string.Template``); the code here only works
 out the values. Every number in a card comes from the checkpoint's
 ``metrics.json``, so rewriting the card never needs the model to be retrained
-(``python -m vlmlab.toyclip card``).
+(``python -m vlmlab.training toy-clip card``).
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import grammar, sceneclip, toyclip
+from ..data import TOY_CLIP_2, toy_model_dir
 from ..scenes import render
 from .cards import percent, render as render_template
 from .checkpoints import folder_megabytes, publish, run_facts, save_checkpoint, staging_folder
@@ -127,9 +128,9 @@ def arrays_to_tensor(images):
     """
     import torch
 
-    from ..preprocess import normalize
+    from ..preprocess import normalise
 
-    return normalize(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous())
+    return normalise(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous())
 
 
 def _embed(model, pixel_values, text):
@@ -318,7 +319,7 @@ def train_and_publish(output_dir=None, *, eval_scenes: int = 500, save_every: in
     its ``metrics.json`` and ``README.md``, and moved into ``output_dir``
     (default ``data/toy-clip-2``) in one rename. Returns the metrics.
     """
-    out = Path(output_dir) if output_dir is not None else sceneclip.default_output_dir()
+    out = Path(output_dir) if output_dir is not None else toy_model_dir(TOY_CLIP_2, check=False)
     running = out.parent / f"{out.name}.running"
     model, processor, facts = train(log=log, save_every=save_every, running_dir=running, **train_options)
     save_running(model, processor, running)  # the finished model is kept even if what follows fails

@@ -13,8 +13,8 @@ the validation set printed during training uses ``VAL_SEED`` and the final
 evaluation ``vlmlab.toyclip.EVAL_SEED``, integer seeds that the
 ``(seed, step)`` pairs never produce.
 
-:func:`train` only trains. :func:`train_and_publish` (the ``train``
-command) trains, saves into a staging folder, evaluates the saved files,
+:func:`train` only trains. :func:`train_and_publish` (the command
+``python -m vlmlab.training toy-clip train``) trains, saves into a staging folder, evaluates the saved files,
 writes ``metrics.json`` and the model card, and replaces the published
 checkpoint only when every accuracy reaches ``BAR``.
 """
@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import toyclip
+from ..data import TOY_CLIP, toy_model_dir
 from ..shapes import ShapesWorld
 from .cards import toyclip_card
 from .checkpoints import folder_megabytes, publish, run_facts, save_checkpoint, staging_folder
@@ -57,10 +58,10 @@ def images_to_tensor(images):
     """
     import torch
 
-    from ..preprocess import normalize, to_uint8_tensor
+    from ..preprocess import normalise, to_uint8_tensor
 
     x = torch.stack([to_uint8_tensor(image) for image in images])  # (B, 3, H, W) uint8
-    return normalize(x)  # (B, 3, H, W) float32: (x / 255 - mean) / std
+    return normalise(x)  # (B, 3, H, W) float32: (x / 255 - mean) / std
 
 
 def learning_rate(step: int, steps: int, lr: float, warmup: int) -> float:
@@ -177,7 +178,7 @@ def train_and_publish(output_dir=None, *, eval_images: int = 1000, require_bar: 
     inspection and ``output_dir`` is unchanged. ``train_options`` go to
     :func:`train`. Returns the metrics, with ``meets_bar``.
     """
-    out = Path(output_dir) if output_dir is not None else toyclip.default_output_dir()
+    out = Path(output_dir) if output_dir is not None else toy_model_dir(TOY_CLIP, check=False)
     model, processor, facts = train(log=log, **train_options)
     with staging_folder(out) as folder:
         save_checkpoint(model, processor, folder)

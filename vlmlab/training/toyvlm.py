@@ -41,7 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import grammar, sceneclip, toyvlm
+from .. import grammar, toyvlm
+from ..clip import vision_tower
+from ..data import TOY_CLIP_2, toy_model_dir
 from .cards import percent, render as render_template
 from .checkpoints import publish, staging_folder
 from .toyclip import learning_rate
@@ -136,7 +138,7 @@ def build_processor(kind: str, tokenizer, clip_dir=None):
     """``LlavaProcessor`` (toy CLIP 2's ``CLIPImageProcessor``) or ``LlavaNextProcessor`` (tiles of ``PINPOINTS``)."""
     from transformers import CLIPConfig, CLIPImageProcessor, LlavaNextImageProcessor, LlavaNextProcessor, LlavaProcessor
 
-    clip_dir = clip_dir or sceneclip.default_output_dir()
+    clip_dir = clip_dir or toy_model_dir(TOY_CLIP_2)
     images = CLIPImageProcessor.from_pretrained(clip_dir)
     patch = CLIPConfig.from_pretrained(clip_dir).vision_config.patch_size
     common = dict(tokenizer=tokenizer, patch_size=patch, vision_feature_select_strategy="default",
@@ -156,7 +158,7 @@ def build_model(kind: str, tokenizer, lm=None, clip_dir=None, seed: int = 0):
     from transformers import CLIPModel, LlavaConfig, LlavaForConditionalGeneration, LlavaNextConfig
     from transformers import LlavaNextForConditionalGeneration
 
-    clip = CLIPModel.from_pretrained(clip_dir or sceneclip.default_output_dir())
+    clip = CLIPModel.from_pretrained(clip_dir or toy_model_dir(TOY_CLIP_2))
     common = dict(vision_config=clip.config.vision_config, text_config=lm_config(tokenizer),
                   image_token_index=tokenizer.convert_tokens_to_ids("<image>"), projector_hidden_act="gelu",
                   vision_feature_select_strategy="default", vision_feature_layer=-2,
@@ -166,8 +168,7 @@ def build_model(kind: str, tokenizer, lm=None, clip_dir=None, seed: int = 0):
         model = LlavaForConditionalGeneration(LlavaConfig(**common))
     else:
         model = LlavaNextForConditionalGeneration(LlavaNextConfig(**common, image_grid_pinpoints=toyvlm.PINPOINTS))
-    tower = model.model.vision_tower  # CLIPVisionModel; transformers 5 flattened its inner vision_model
-    getattr(tower, "vision_model", tower).load_state_dict(clip.vision_model.state_dict())
+    vision_tower(model.model.vision_tower).load_state_dict(clip.vision_model.state_dict())
     if lm is not None:
         model.model.language_model.load_state_dict(lm.model.state_dict())
         model.lm_head.load_state_dict(lm.lm_head.state_dict())
@@ -307,7 +308,7 @@ def train_and_publish(kinds=toyvlm.KINDS, output=None, minutes=None, seed: int =
 
     import torch
 
-    output = Path(output) if output is not None else toyvlm.model_dir("llava").parent
+    output = Path(output) if output is not None else toyvlm.model_dir("llava", check=False).parent
     steps = {k: _scaled(v, minutes) for k, v in STEPS.items()}
     tokenizer = build_tokenizer()
     single = build_processor("llava", tokenizer)
@@ -328,7 +329,7 @@ def train_and_publish(kinds=toyvlm.KINDS, output=None, minutes=None, seed: int =
         missing = branch.load_state_dict(trunk, strict=False).missing_keys
         assert set(missing) <= {"model.image_newline"}, missing
         train_stage(branch, processor, "views", steps["views"], seed, log)
-        destination = output / toyvlm.model_dir(kind).name
+        destination = output / toyvlm.model_dir(kind, check=False).name
         with staging_folder(destination) as folder:
             branch.save_pretrained(folder, safe_serialization=True)
             processor.save_pretrained(folder)
@@ -427,9 +428,9 @@ def write_card(folder) -> Path:
         caption_rows = "| (not measured) | | | |"
     kind = facts["kind"]
     st = facts["steps"]
-    clip = json.loads((sceneclip.default_output_dir() / "metrics.json").read_text())
+    clip = json.loads((toy_model_dir(TOY_CLIP_2) / "metrics.json").read_text())
     values = dict(
-        caption_rows=caption_rows, rows=rows, kind=kind, name=toyvlm.model_dir(kind).name,
+        caption_rows=caption_rows, rows=rows, kind=kind, name=toyvlm.model_dir(kind, check=False).name,
         cls="LlavaForConditionalGeneration" if kind == "llava" else "LlavaNextForConditionalGeneration",
         processor_cls="LlavaProcessor" if kind == "llava" else "LlavaNextProcessor",
         views="one 64-pixel view of the whole canvas (64 image tokens)" if kind == "llava" else
@@ -437,7 +438,7 @@ def write_card(folder) -> Path:
               "(336 image tokens: 64 + 16 rows × (16 + 1 `image_newline`))",
         last_part=("the same batches on its single view" if kind == "llava" else
                    "the same batches on LLaVA-NeXT's tiled views, `image_newline` starting fresh"),
-        other=toyvlm.model_dir("llava-next" if kind == "llava" else "llava").name,
+        other=toyvlm.model_dir("llava-next" if kind == "llava" else "llava", check=False).name,
         lm_steps=st["lm"], stage1_steps=st["stage1"], stage2_steps=st["stage2"], closeups_steps=st["closeups"],
         views_steps=st["views"], lr_lm=facts["lr"]["lm"], lr_stage1=facts["lr"]["stage1"],
         lr_stage2=facts["lr"]["stage2"], lr_closeups=facts["lr"]["closeups"], lr_views=facts["lr"]["views"],
