@@ -25,12 +25,24 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/vlmlab.json
 .PHONY: lab test test-slow test-latest lock book notebooks clean-notebooks bench clean install
 
 install: $(STAMP)
+	@$(GIT_FILTER)
+
+# git stores notebooks through `nbtools clean-filter` (.gitattributes): a run's outputs and the
+# local Python version never reach a commit, and checkout puts the version back (smudge-filter),
+# so JupyterLab finds nothing to change when it opens a notebook. Registered in this clone's
+# .git/config (the filter runs from the repository root); then `refresh` gives the notebooks
+# git finds unchanged the local version. Outside a git checkout of this project: nothing.
+GIT_FILTER = if [ -n "$$(git rev-parse --git-dir 2>/dev/null)" ] && [ -z "$$(git rev-parse --show-prefix 2>/dev/null)" ]; then \
+	git config filter.vlmlab-notebook.clean "$(BIN)/python -m vlmlab.nbtools clean-filter" && \
+	git config filter.vlmlab-notebook.smudge "$(BIN)/python -m vlmlab.nbtools smudge-filter" && \
+	$(BIN)/python -m vlmlab.nbtools refresh $(NOTEBOOKS); fi
 
 # Re-install only when the project's requirements or the pinned versions change.
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	@$(GIT_FILTER)
 	@touch $(STAMP)
 
 $(LAB_OVERRIDES): | $(STAMP)
@@ -44,6 +56,7 @@ lab: $(STAMP) $(LAB_OVERRIDES)
 	@# As root (containers), Jupyter refuses to start without --allow-root.
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.ip=127.0.0.1 \
 		--LabApp.default_url=/lab/tree/$(FIRST_NOTEBOOK) \
+		--FileContentsManager.post_save_hook=vlmlab.nbtools.post_save \
 		$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser) \
 		$(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
@@ -71,7 +84,6 @@ test-slow: $(STAMP)
 
 book: $(STAMP)
 	$(BIN)/python -m vlmlab.nbtools book --out build/book $(NOTEBOOKS)
-	@echo "open build/book/index.html"
 
 notebooks: $(STAMP)
 	$(BIN)/python -m vlmlab.nbtools run $(NOTEBOOKS)
