@@ -9,7 +9,47 @@ downloaded. Importable as ``processors`` (pytest puts tests/ on sys.path).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from vlmlab.budget import FAMILIES
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a processor wrote into ``input_ids`` for one image.
+
+    ``placeholders``: image placeholder tokens (one visual feature each; ``TokenBudget.tokens``);
+    ``context``: every position the image added to the prompt, placeholders plus the marker tokens
+    the processor writes around them (``TokenBudget.context_tokens`` where the processor, not a chat
+    template, writes the markers); ``outputs``: the processor's whole output.
+    """
+
+    placeholders: int
+    context: int
+    outputs: dict
+
+
+def blank_image(height, width):
+    """An all-black RGB image of ``(height, width)`` pixels: the counts depend only on the size."""
+    from PIL import Image
+
+    return Image.new("RGB", (width, height))
+
+
+def written(processor, size, prompt, image_token, placeholder=None, **kwargs):
+    """Run ``processor`` on a blank image of ``size`` with ``prompt`` (which holds ``image_token`` once).
+
+    Counts ``placeholder`` (default: ``image_token``) in ``input_ids``, and how many positions the image
+    added: the length of ``input_ids`` minus that of the prompt tokenized without ``image_token``.
+    Public behaviour only: the processor's ``__call__`` and its tokenizer.
+    """
+    outputs = processor(images=[blank_image(*size)], text=[prompt], **kwargs)
+    ids = outputs["input_ids"][0]
+    ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+    tokenizer = processor.tokenizer
+    placeholder_id = tokenizer.convert_tokens_to_ids(placeholder or image_token)
+    text_only = tokenizer(prompt.replace(image_token, "", 1))["input_ids"]
+    return Written(placeholders=ids.count(placeholder_id), context=len(ids) - len(text_only), outputs=outputs)
 
 
 def tiny_tokenizer(special_tokens, named=None):
@@ -108,7 +148,8 @@ def gemma3_processor(pan_and_scan=False):
                                            pan_and_scan_min_crop_size=256, pan_and_scan_max_num_crops=4,
                                            pan_and_scan_min_ratio_to_activate=1.2)
     names = dict(image_token="<image_soft_token>", boi_token="<start_of_image>", eoi_token="<end_of_image>")
-    tokenizer = tiny_tokenizer(list(names.values()), names)
+    # "\n\n" is one token, as in the released tokenizer: the processor writes one before and after each picture
+    tokenizer = tiny_tokenizer([*names.values(), "\n\n"], names)
     return Gemma3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_length=256)
 
 

@@ -24,21 +24,18 @@ def _build(key):
     if key.startswith("dinov2-"):
         return tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=4, use_swiglu_ffn=True, **common))
     if key == "qwen2-vl-vit":
-        from transformers.models.qwen2_vl.configuration_qwen2_vl import Qwen2VLVisionConfig
+        # the vision tower's class is not exported at the top level of transformers
         from transformers.models.qwen2_vl.modeling_qwen2_vl import Qwen2VisionTransformerPretrainedModel
 
-        cfg = Qwen2VLVisionConfig(embed_dim=e.width, depth=e.layers, num_heads=e.heads, patch_size=e.patch_size,
-                                  spatial_merge_size=2, hidden_size=3584, mlp_ratio=4)
+        cfg = tf.Qwen2VLVisionConfig(embed_dim=e.width, depth=e.layers, num_heads=e.heads, patch_size=e.patch_size,
+                                     spatial_merge_size=2, hidden_size=3584, mlp_ratio=4)
         return Qwen2VisionTransformerPretrainedModel(cfg)
     if key == "qwen2.5-vl-vit":
-        from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVisionConfig
-        from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
-
         # Qwen/Qwen2.5-VL-7B-Instruct config.json vision_config
-        cfg = Qwen2_5_VLVisionConfig(hidden_size=e.width, depth=e.layers, num_heads=e.heads, patch_size=e.patch_size,
-                                     intermediate_size=3420, out_hidden_size=3584, spatial_merge_size=2,
-                                     window_size=112, fullatt_block_indexes=[7, 15, 23, 31])
-        return Qwen2_5_VisionTransformerPretrainedModel(cfg)
+        cfg = tf.Qwen2_5_VLVisionConfig(hidden_size=e.width, depth=e.layers, num_heads=e.heads, patch_size=e.patch_size,
+                                        intermediate_size=3420, out_hidden_size=3584, spatial_merge_size=2,
+                                        window_size=112, fullatt_block_indexes=[7, 15, 23, 31])
+        return tf.Qwen2_5_VisionTransformerPretrainedModel(cfg)
     if key == "siglip2-so400m-16-naflex":
         return tf.Siglip2VisionModel(tf.Siglip2VisionConfig(
             hidden_size=e.width, intermediate_size=4304, num_hidden_layers=e.layers, num_attention_heads=e.heads,

@@ -89,9 +89,9 @@ def test_interpolate_keeps_prefix_and_layout():
 
 
 def test_interpolate_bad_grid():
-    with pytest.raises(ValueError, match="not a square grid; pass old_grid"):
+    with pytest.raises(ValueError, match="6 patch rows in pos_embed .* do not fill a square grid.*pass old_grid"):
         interpolate_pos_embed(torch.randn(1 + 6, 4), (4, 4))
-    with pytest.raises(ValueError, match=r"old_grid \(2, 2\) has 4 cells"):
+    with pytest.raises(ValueError, match=r"old_grid=\(2, 2\) holds 4 cells but there are 6 patch rows"):
         interpolate_pos_embed(torch.randn(1 + 6, 4), (4, 4), old_grid=(2, 2))
     with pytest.raises(ValueError, match="new_grid must be positive"):
         interpolate_pos_embed(torch.randn(1 + 4, 4), (0, 4))
@@ -116,7 +116,7 @@ def test_rope_position_ids_match_transformers():
 
 
 def test_rope_matches_qwen2_vl():
-    from transformers.models.qwen2_vl.configuration_qwen2_vl import Qwen2VLVisionConfig
+    from transformers import Qwen2VLVisionConfig
     from transformers.models.qwen2_vl.modeling_qwen2_vl import Qwen2VLVisionRotaryEmbedding, apply_rotary_pos_emb_vision
 
     heads, head_dim = 3, 16
@@ -207,7 +207,7 @@ def test_rope_bad_types_and_shapes():
 
 def test_cosine_similarity_map_bad_types():
     table = sincos_2d((2, 2), 8)
-    with pytest.raises(TypeError, match="index must be an int patch index"):
+    with pytest.raises(TypeError, match=r"index must be an int in \[0, 3\] \(a patch of the 2x2 grid\) or None"):
         cosine_similarity_map(table, (2, 2), index=1.5)
     with pytest.raises(TypeError, match="table must be a torch.Tensor"):
         cosine_similarity_map(table.numpy(), (2, 2))

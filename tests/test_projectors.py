@@ -180,12 +180,14 @@ def test_mlp_equals_llava_builder(name):
 
 
 def test_mlp2x_equals_transformers_llava_projector():
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
-    from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaModel
 
-    config = LlavaConfig(vision_config=CLIPVisionConfig(hidden_size=C, num_attention_heads=4), text_config=LlamaConfig(hidden_size=D, num_attention_heads=4),
+    config = LlavaConfig(vision_config=CLIPVisionConfig(hidden_size=C, num_attention_heads=4, num_hidden_layers=1,
+                                                        intermediate_size=16, image_size=56, patch_size=14),
+                         text_config=LlamaConfig(hidden_size=D, num_attention_heads=4, num_hidden_layers=1,
+                                                 intermediate_size=16, vocab_size=32),
                          projector_hidden_act="gelu", vision_feature_layer=-2)
-    ref = LlavaMultiModalProjector(config)
+    ref = LlavaModel(config).multi_modal_projector  # a tiny real LLaVA's own projector
     ours = MLPProjector(C, D, depth=2)
     ours.proj[0].load_state_dict(ref.linear_1.state_dict())
     ours.proj[2].load_state_dict(ref.linear_2.state_dict())
@@ -237,7 +239,7 @@ def test_bad_grids_are_refused():
         shuffle(torch.randn(1, 24, C))                       # 24 tokens, no grid given
     with pytest.raises(ValueError, match=r"multiples of 2.*\(5, 5\)"):
         shuffle(torch.randn(1, 25, C))                       # 5 x 5 can't be cut in 2 x 2 blocks
-    with pytest.raises(ValueError, match=r"grid=\(3, 3\) holds 9 patches but the features have 24"):
+    with pytest.raises(ValueError, match=r"grid=\(3, 3\) holds 9 cells but there are 24 tokens"):
         shuffle(torch.randn(1, 24, C), grid=(3, 3))
     with pytest.raises(ValueError, match="PatchMerger with scale 2 needs a grid whose sides are multiples of 2"):
         PatchMerger(C, D)(torch.randn(1, 15, C), grid=(3, 5))
@@ -251,7 +253,7 @@ def test_space_to_depth_by_hand_and_bad_input():
     assert projectors.space_to_depth(x, (2, 4), 2)[0].tolist() == [[0, 1, 4, 5], [2, 3, 6, 7]]
     with pytest.raises(ValueError, match=r"space_to_depth with scale 3 needs .*multiples of 3.*\(2, 4\)"):
         projectors.space_to_depth(x, (2, 4), 3)
-    with pytest.raises(ValueError, match=r"grid=\(3, 3\) holds 9 patches but the features have 8"):
+    with pytest.raises(ValueError, match=r"grid=\(3, 3\) holds 9 cells but there are 8 tokens"):
         projectors.space_to_depth(x, (3, 3), 1)
     with pytest.raises(ValueError, match=r"x must be 3-D \(batch, tokens, dim\), got shape \(8, 1\)"):
         projectors.space_to_depth(x[0], (2, 4), 2)
@@ -281,15 +283,37 @@ def test_pixel_shuffle_equals_internvl(grid):
     assert torch.equal(ours, internvl_extract(x, grid))
 
 
-def test_pixel_shuffle_equals_transformers_internvl_and_idefics3():
-    from transformers.models.idefics3.modeling_idefics3 import Idefics3Connector
-    from transformers.models.internvl.modeling_internvl import InternVLModel
+def tiny_internvl():
+    """A real ``InternVLModel`` of about 20 k random weights (one layer each side), vision width ``C``."""
+    from transformers import InternVLConfig, InternVLModel
 
+    config = InternVLConfig(
+        vision_config=dict(hidden_size=C, num_attention_heads=4, num_hidden_layers=1, intermediate_size=16,
+                           image_size=56, patch_size=14),
+        text_config=dict(model_type="qwen2", hidden_size=D, num_hidden_layers=1, num_attention_heads=4,
+                         num_key_value_heads=1, intermediate_size=16, vocab_size=32, bos_token_id=0, eos_token_id=1),
+        downsample_ratio=0.5)
+    return InternVLModel(config).eval()
+
+
+def tiny_idefics3():
+    """A real ``Idefics3Model`` of about 20 k random weights, vision width ``C``, a 2x2 shuffle in its connector."""
+    from transformers import Idefics3Config, Idefics3Model
+
+    config = Idefics3Config(
+        vision_config=dict(hidden_size=C, num_attention_heads=4, num_hidden_layers=1, intermediate_size=16,
+                           image_size=56, patch_size=14),
+        text_config=dict(hidden_size=D, num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=1,
+                         intermediate_size=16, vocab_size=32), scale_factor=2)
+    return Idefics3Model(config).eval()
+
+
+def test_pixel_shuffle_equals_transformers_internvl_and_idefics3():
     x = features((6, 6))
     ours = PixelShuffle(2)(x)
-    # Neither method reads `self`; call them unbound.
-    internvl = InternVLModel.pixel_shuffle(None, x.reshape(2, 6, 6, C), scale_factor=0.5).reshape(2, -1, 4 * C)
-    idefics3 = Idefics3Connector.pixel_shuffle(None, x, scale_factor=2)
+    # the models' own public pixel_shuffle methods: InternVL's takes a (B, H, W, C) grid, Idefics3's (B, N, C)
+    internvl = tiny_internvl().pixel_shuffle(x.reshape(2, 6, 6, C), scale_factor=0.5).reshape(2, -1, 4 * C)
+    idefics3 = tiny_idefics3().connector.pixel_shuffle(x, scale_factor=2)
     assert torch.equal(ours, internvl)
     assert torch.equal(ours, idefics3)
 
@@ -315,16 +339,12 @@ def test_pixel_shuffle_order_by_hand():
 
 
 def test_pixel_shuffle_mlp_equals_transformers_internvl_projector():
-    from transformers import InternVLConfig
-    from transformers.models.internvl.modeling_internvl import InternVLModel, InternVLMultiModalProjector
-
-    config = InternVLConfig(vision_config={"hidden_size": C, "num_attention_heads": 4},
-                            text_config={"model_type": "qwen2", "hidden_size": D}, downsample_ratio=0.5)
-    ref = InternVLMultiModalProjector(config)
+    model = tiny_internvl()
+    ref = model.multi_modal_projector
     ours = PixelShuffleMLP(C, D)
     ours.load_state_dict(ref.state_dict())  # same names: layer_norm, linear_1, linear_2
     x = features((6, 6))
-    expected = ref(InternVLModel.pixel_shuffle(None, x.reshape(2, 6, 6, C), 0.5).reshape(2, -1, 4 * C))
+    expected = ref(model.pixel_shuffle(x.reshape(2, 6, 6, C), 0.5).reshape(2, -1, 4 * C))
     torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-5)
 
 
@@ -346,9 +366,14 @@ def test_merge_order_equals_qwen2_vl_processor():
 
 
 def test_patch_merger_equals_transformers_qwen2_vl():
-    from transformers.models.qwen2_vl.modeling_qwen2_vl import PatchMerger as HFPatchMerger
+    from transformers import Qwen2VLConfig, Qwen2VLModel
 
-    ref = HFPatchMerger(dim=D, context_dim=C, spatial_merge_size=2)
+    config = Qwen2VLConfig(
+        text_config=dict(hidden_size=D, num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=1,
+                         intermediate_size=16, vocab_size=32, bos_token_id=0, eos_token_id=1,
+                         rope_scaling={"type": "mrope", "mrope_section": [1, 1, 1]}),
+        vision_config=dict(depth=1, embed_dim=C, num_heads=4, hidden_size=D, patch_size=14, spatial_merge_size=2))
+    ref = Qwen2VLModel(config).visual.merger  # a tiny real Qwen2-VL's own merger
     ours = PatchMerger(C, D, merge_size=2)
     ours.load_state_dict(ref.state_dict())  # same names: ln_q, mlp.0, mlp.2
     x = features(GRID)

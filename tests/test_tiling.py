@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -32,6 +31,7 @@ from vlmlab.tiling import (
 )
 
 from helpers import llava_next_processor, random_image, random_sizes
+from processors import written
 
 
 def geometry_plan(image_size, tile_size):
@@ -77,17 +77,17 @@ def test_resized_size_matches_transformers():
 
 
 def test_llava_next_num_tokens_matches_processor_count():
+    """Image placeholders the processor writes into input_ids for a blank image of each size."""
     processor = llava_next_processor()
-    sizes = random_sizes(500, seed=3) + [(336, 336), (1, 1), (1, 5000), (5000, 1), (20000, 20000)]
-    counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]
-    for size, expected in zip(sizes, counted):
-        assert llava_next_num_tokens(size) == expected, size
+    sizes = random_sizes(30, seed=3) + [(336, 336), (1, 1), (1, 5000), (5000, 1), (672, 1008)]
+    for size in sizes:
+        assert llava_next_num_tokens(size) == written(processor, size, "<image> hello", "<image>").placeholders, size
 
 
 def test_llava_next_num_tokens_matches_processor_for_a_toy_encoder():
     processor = llava_next_processor(tile_size=64, patch_size=8)
-    sizes = random_sizes(300, high=800, seed=4)
-    counted = processor._get_num_multimodal_tokens(image_sizes=sizes)["num_image_tokens"]
+    sizes = random_sizes(40, high=800, seed=4)
+    counted = [written(processor, s, "<image> hello", "<image>").placeholders for s in sizes]
     assert [llava_next_num_tokens(s, tile_size=64, patch_size=8) for s in sizes] == counted
 
 
@@ -111,22 +111,23 @@ def test_llava_next_pixel_values_match_image_processor():
 
 
 def test_llava_next_pack_matches_transformers():
-    """Same features, same layout as LlavaNextModel.pack_image_features (a stand-in ``self`` with its config)."""
-    from transformers.models.llava_next.modeling_llava_next import LlavaNextModel
+    """Same features, same layout as a tiny real LlavaNextModel's public pack_image_features."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaNextConfig, LlavaNextModel
 
     tile, patch, dim = 56, 14, 6
     side = tile // patch
-    config = SimpleNamespace(
-        vision_config=SimpleNamespace(image_size=tile, patch_size=patch),
-        image_grid_pinpoints=[list(p) for p in scaled_pinpoints(tile)],
-    )
-    model = SimpleNamespace(config=config)
+    config = LlavaNextConfig(  # a few hundred random weights: only the config's geometry is read
+        vision_config=CLIPVisionConfig(image_size=tile, patch_size=patch, hidden_size=8, intermediate_size=8,
+                                       num_hidden_layers=1, num_attention_heads=2),
+        text_config=LlamaConfig(hidden_size=dim, intermediate_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                num_key_value_heads=1, vocab_size=16),
+        image_grid_pinpoints=[list(p) for p in scaled_pinpoints(tile)])
+    model = LlavaNextModel(config).eval()
     for height, width in random_sizes(60, high=300, seed=5):
         grid = tiling.llava_next_grid((height, width), tile)
         features = torch.randn(1 + grid[0] * grid[1], side * side, dim)
         newline = torch.randn(dim)
-        expected, _ = LlavaNextModel.pack_image_features(model, [features], torch.tensor([[height, width]]),
-                                                         "default", newline)
+        expected, _ = model.pack_image_features([features], torch.tensor([[height, width]]), "default", newline)
         plan = geometry_plan((height, width), tile)
         assert plan.grid == grid
         packed = llava_next_pack(features, plan, newline)
@@ -139,7 +140,7 @@ def test_llava_next_pack_rejects_wrong_shapes():
     assert plan.grid == (1, 2)
     with pytest.raises(ValueError, match="1 base \\+ 2 crops"):
         llava_next_pack(torch.zeros(2, 16, 4), plan, torch.zeros(4))
-    with pytest.raises(ValueError, match="not a square grid"):
+    with pytest.raises(ValueError, match="do not fill a square grid"):
         llava_next_pack(torch.zeros(3, 17, 4), plan, torch.zeros(4))
     with pytest.raises(ValueError, match="image_newline"):
         llava_next_pack(torch.zeros(3, 16, 4), plan, torch.zeros(5))
@@ -233,29 +234,35 @@ def tie_sizes():
 
 
 def test_internvl_grid_matches_original_and_transformers():
-    from transformers.models.got_ocr2.image_processing_got_ocr2 import get_optimal_tiled_canvas
+    """The grid as InternVL's own code chooses it; the number of pictures as transformers' image processor
+    counts them (public ``get_number_of_image_patches``: crops + a thumbnail when there are several)."""
+    from transformers import GotOcr2ImageProcessor
 
+    processor = GotOcr2ImageProcessor(crop_to_patches=True, min_patches=1, size={"height": 448, "width": 448})
     for height, width in random_sizes(800, seed=6) + tie_sizes():
         for max_num in (6, 12):
             ours = internvl_grid((height, width), max_num=max_num)
             assert ours == original_internvl_choice(width, height, max_num=max_num), (height, width, max_num)
-            cols, rows = get_optimal_tiled_canvas((height, width), (448, 448), 1, max_num)
-            assert ours == (rows, cols), (height, width, max_num)
+            n = ours[0] * ours[1]
+            pictures = processor.get_number_of_image_patches(height, width, {"max_patches": max_num})
+            assert pictures == n + (1 if n > 1 else 0), (height, width, max_num)
 
 
-def test_internvl_candidate_order_differs_but_never_matters():
-    """InternVL sorts a set; transformers builds a list: same-size grids come in another order.
-
-    Equal-size grids can only tie on aspect-ratio error where some other grid is
-    closer, so the choice is the same (checked above on random and tie sizes).
-    """
-    from transformers.models.got_ocr2.image_processing_got_ocr2 import get_all_supported_aspect_ratios
-
+def test_internvl_candidates_are_every_grid_by_area():
+    """InternVL sorts a set of grids by area, so equal-area grids come in no fixed order. That never matters:
+    equal-area grids can only tie on aspect-ratio error where some other grid is closer (the choice equals
+    InternVL's and transformers' above, on random and tie sizes)."""
     ours = tiling.internvl_target_ratios(1, 12)
-    theirs = get_all_supported_aspect_ratios(1, 12)
-    assert sorted(ours) == sorted(theirs)
-    assert ours != theirs
-    assert [r[0] * r[1] for r in ours] == [r[0] * r[1] for r in theirs]
+    every = [(i, j) for i in range(1, 13) for j in range(1, 13) if i * j <= 12]
+    assert sorted(ours) == sorted(every)
+    areas = [r[0] * r[1] for r in ours]
+    assert areas == sorted(areas)
+
+
+def _horizontal_gradient(height, width):
+    """A grey image whose brightness grows from left to right: a tile's mean tells its column."""
+    ramp = np.linspace(0, 255, width).round().astype(np.uint8)
+    return Image.fromarray(np.repeat(np.repeat(ramp[None, :, None], height, 0), 3, 2))
 
 
 def test_internvl_tiles_match_got_ocr2_processor():
@@ -263,12 +270,15 @@ def test_internvl_tiles_match_got_ocr2_processor():
 
     processor = GotOcr2ImageProcessor(crop_to_patches=True, min_patches=1, max_patches=12,
                                       size={"height": 448, "width": 448})
-    for height, width in [(100, 300), (448, 448), (1000, 1000), (120, 2000)]:
-        out = processor(images=Image.new("RGB", (width, height)), return_tensors="pt")
-        plan_grid = internvl_grid((height, width))
-        n = plan_grid[0] * plan_grid[1]
-        assert int(out["num_patches"][0]) == n + (1 if n > 1 else 0)
-        assert tiling.internvl_num_tokens((height, width)) == 256 * int(out["num_patches"][0])
+    for height, width in [(100, 300), (448, 448), (1000, 1000), (120, 2000), (2000, 700), (900, 1400)]:
+        tiles = processor(images=_horizontal_gradient(height, width), return_tensors="pt")["pixel_values"]
+        rows, cols = internvl_grid((height, width))
+        n = rows * cols
+        assert tiles.shape[0] == n + (1 if n > 1 else 0)  # the crops, then the thumbnail
+        assert tiling.internvl_num_tokens((height, width)) == 256 * tiles.shape[0]
+        # crops come row by row: brightness rises along each row of `cols` crops, then starts again
+        means = tiles[:n, 0].mean(dim=(1, 2)).reshape(rows, cols)
+        assert bool((means[:, 1:] > means[:, :-1]).all()) and torch.allclose(means, means[:1].expand(rows, -1))
 
 
 def test_plan_tiles_internvl_thumbnail_only_with_several_tiles():
@@ -283,24 +293,47 @@ def test_plan_tiles_internvl_thumbnail_only_with_several_tiles():
 # ----------------------------------------------------------------------------- Qwen2-VL
 
 
+# smart_resize's arguments -> the Qwen2VLImageProcessor that resizes that way (factor = patch_size * merge_size)
+SMART_RESIZE_SETTINGS = [
+    ({}, dict(patch_size=14, merge_size=2, min_pixels=56 * 56, max_pixels=28 * 28 * 1280)),
+    (dict(factor=16, min_pixels=64, max_pixels=64 * 64 * 4), dict(patch_size=8, merge_size=2, min_pixels=64,
+                                                                 max_pixels=64 * 64 * 4)),
+]
+
+
 def test_smart_resize_matches_transformers():
-    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize as reference
+    """Hundreds of sizes against the image processor's public patch count (resized area / patch²)."""
+    from transformers import Qwen2VLImageProcessor
 
     rng = random.Random(7)
     sizes = random_sizes(600, seed=7) + [(1, 1), (1, 200), (1, 201), (5000, 24), (20000, 20000), (56, 56)]
     sizes += [(rng.randint(1, 30), rng.randint(3000, 9000)) for _ in range(100)]  # many beyond ratio 200
     refused = 0
-    for height, width in sizes:
-        for kwargs in ({}, dict(factor=16, min_pixels=64, max_pixels=64 * 64 * 4)):
+    for kwargs, settings in SMART_RESIZE_SETTINGS:
+        processor, patch = Qwen2VLImageProcessor(**settings), settings["patch_size"]
+        for height, width in sizes:
             try:
-                expected = reference(height, width, **kwargs)
+                expected = processor.get_number_of_image_patches(height, width, {})
             except ValueError:
                 refused += 1
                 with pytest.raises(ValueError, match="aspect ratio must be smaller than 200"):
                     smart_resize(height, width, **kwargs)
                 continue
-            assert smart_resize(height, width, **kwargs) == expected, (height, width, kwargs)
+            h, w = smart_resize(height, width, **kwargs)
+            assert h % patch == w % patch == 0 and (h // patch) * (w // patch) == expected, (height, width, kwargs)
     assert refused > 50  # the ratio limit was exercised
+
+
+def test_smart_resize_is_the_size_the_processor_resizes_to():
+    """The processor's ``image_grid_thw`` (patches down, across) times the patch size is the resized image."""
+    from transformers import Qwen2VLImageProcessor
+
+    for kwargs, settings in SMART_RESIZE_SETTINGS:
+        processor, patch = Qwen2VLImageProcessor(**settings), settings["patch_size"]
+        for height, width in random_sizes(8, high=2000, seed=8) + [(1, 1), (1, 150), (3000, 24), (56, 56)]:
+            grid_thw = processor(images=Image.new("RGB", (width, height)), return_tensors="pt")["image_grid_thw"][0]
+            resized = (int(grid_thw[1]) * patch, int(grid_thw[2]) * patch)
+            assert smart_resize(height, width, **kwargs) == resized, (height, width, kwargs)
 
 
 def test_qwen2_vl_matches_image_processor():
@@ -451,11 +484,10 @@ def test_tile_planner_llava_next_tokens_follow_max_tiles(name, tokens):
     fig, info = tile_plan_figure(image, "llava-next", max_tiles=2)
     plt.close(fig)
     assert info["tokens"] == tokens and info["pictures"] == 3
-    # the processor, given only the two 2-tile pinpoints, counts the same
+    # the processor, given only the two 2-tile pinpoints, writes as many image placeholders into input_ids
     processor = llava_next_processor()
     processor.image_processor.image_grid_pinpoints = [[336, 672], [672, 336]]
-    counted = processor._get_num_multimodal_tokens(image_sizes=[(image.height, image.width)])["num_image_tokens"]
-    assert counted == [tokens]
+    assert written(processor, (image.height, image.width), "<image> hello", "<image>").placeholders == tokens
 
 
 def test_tile_planner_widget_uses_two_tiles_at_least_for_llava_next():
