@@ -338,10 +338,49 @@ def test_tower_reads_a_digit_in_its_patch_but_not_at_a_random_offset_or_shrunk()
     images = CLIPImageProcessor.from_pretrained(TOY_CLIP_2_PATH)
     assert toyvlm.world().glyph_cell == toyvlm.GLYPH_CELL == 8
     probe = dict(n_fit=300, n_test=150)
-    in_patch = toyvlm.tower_probe(tower, images, "digit", "tile", **probe)
-    shrunk = toyvlm.tower_probe(tower, images, "digit", "single", **probe)
+    in_patch = toyvlm.tower_probe(tower, images, "digit", "tile", placement="cell", **probe)
+    shrunk = toyvlm.tower_probe(tower, images, "digit", "single", placement="cell", **probe)
     anywhere = toyvlm.tower_probe(tower, images, "digit", "tile", world=SceneWorld(128, max_glyphs=4), **probe)
     assert in_patch >= 0.95 and shrunk <= in_patch - 0.3 and anywhere <= 0.5, (in_patch, shrunk, anywhere)
+
+
+def test_random_tower_like_has_the_same_shape_fresh_weights_and_leaves_the_rng_alone(llava):
+    tower = llava[0].model.vision_tower
+    state = torch.random.get_rng_state()
+    fresh, again, other = (toyvlm.random_tower_like(tower, seed) for seed in (0, 0, 1))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert type(fresh) is type(tower) and fresh.config.to_dict() == tower.config.to_dict() and not fresh.training
+    params = [dict(m.named_parameters()) for m in (tower, fresh, again, other)]
+    assert params[0].keys() == params[1].keys()
+    weight = next(k for k in params[0] if k.endswith("layers.0.mlp.fc1.weight"))
+    assert torch.equal(params[1][weight], params[2][weight])  # the same seed, the same tower
+    assert not torch.equal(params[1][weight], params[3][weight]) and not torch.equal(params[0][weight], params[1][weight])
+    with pytest.raises(TypeError, match="tower must be a CLIP vision tower"):
+        toyvlm.random_tower_like(llava[0].model.language_model)
+
+
+def test_probe_chance_is_one_over_the_classes():
+    assert [toyvlm.probe_chance(f) for f in toyvlm.PROBE_FIELDS] == [1 / 6, 1 / 5, 1 / 2, 1 / 10]
+
+
+def test_a_random_tower_reads_a_digit_centred_in_a_patch_but_not_one_placed_freely(llava):
+    """Why the digit probe places digits anywhere in their corner: centred in one patch, a digit lights the same
+    pixels of one patch every time, and a straight line reads it even from a random tower's tokens."""
+    tower, images = toyvlm.random_tower_like(llava[0].model.vision_tower, seed=0), llava[1].image_processor
+    assert toyvlm.free_digit_world().glyph_cell == 0 and toyvlm.free_digit_world().min_glyphs == 4
+    probe = dict(n_fit=400, n_test=200)
+    free = toyvlm.tower_probe(tower, images, "digit", "tile", **probe)  # placement="free" is the default
+    cell = toyvlm.tower_probe(tower, images, "digit", "tile", placement="cell", **probe)
+    assert free <= 0.3 and cell >= 0.9, (free, cell)  # chance is 0.1
+
+
+def test_tower_probe_references_put_the_probe_beside_a_random_tower_and_chance(llava):
+    tower, images = llava[0].model.vision_tower, llava[1].image_processor
+    probe = dict(n_fit=240, n_test=120)
+    ref = toyvlm.tower_probe_references(tower, images, "colour", **probe)
+    assert ref == {"trained": toyvlm.tower_probe(tower, images, "colour", **probe),
+                   "random": toyvlm.tower_probe(toyvlm.random_tower_like(tower, 0), images, "colour", **probe),
+                   "chance": 1 / 6}
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -350,6 +389,7 @@ def test_tower_reads_a_digit_in_its_patch_but_not_at_a_random_offset_or_shrunk()
     (dict(n_fit=5), r"n_fit must be in \[20, 100000\]"),
     (dict(world="scenes"), r"world must be a SceneWorld of 128x128 pixels, got 'scenes'"),
     (dict(field="digit", world=SceneWorld(128, max_glyphs=0)), r"world draws no digits"),
+    (dict(field="digit", placement="centre"), r"placement must be one of \['cell', 'free'\], got 'centre'"),
 ])
 def test_tower_probe_refuses_bad_arguments(llava, kwargs, match):
     model, processor = llava

@@ -42,7 +42,11 @@ The measurements, each on fresh scenes whose seeds training never draws:
 * **linear probes** (``vlmlab.probes.linear_probe``): what a layer's tokens hold,
   read by the simplest trained reader, a linear map fitted on some images
   and scored on others. Notebook 04 probes each layer to compare the last
-  layer with the penultimate one, the layer LLaVA reads.
+  layer with the penultimate one, the layer LLaVA reads. :func:`tower_probes`
+  probes the layer -2 patch tokens the toy VLMs read (``vlmlab.toyvlm.tower_probe``)
+  for each object's shape, colour and size and each digit, in both views the
+  toy VLMs give the tower, each beside the same probe on a randomly initialised
+  tower of the same shape and beside chance (``evaluate --probes``).
 * **glyph reading**: for each digit of a 256-pixel canvas, the model picks
   the digit among the ten (a) from the corner tile, against the ten tile
   captions, and (b) from the whole canvas shrunk to 64 pixels by the
@@ -68,8 +72,8 @@ from .shapes import COLOURS
 
 __all__ = ["IMAGE_SIZE", "CANVAS_SIZE", "EVAL_SEED", "ARCH", "TINY_ARCH", "scene_world",
            "canvas_world", "vocabulary", "tile_caption", "corner_tiles", "one_edit_neighbours", "similarities",
-           "retrieval", "gallery_retrieval", "hard_negative_accuracy", "glyph_reading", "evaluate",
-           "main"]
+           "retrieval", "gallery_retrieval", "hard_negative_accuracy", "glyph_reading", "tower_probes",
+           "probe_table", "evaluate", "main"]
 
 IMAGE_SIZE = 64  # the model's input: a scene drawn at 64 pixels, or a 64-pixel tile
 CANVAS_SIZE = 256  # the large canvas whose corner tiles the model reads
@@ -319,6 +323,40 @@ def glyph_reading(model, processor, images, scenes) -> dict:
             "digits": int(len(truth))}
 
 
+def tower_probes(model, processor, *, fields=None, views=None, n_fit: int = 1200, n_test: int = 400,
+                 seed: int | None = None, random_seed: int = 0) -> dict:
+    """What the vision tower's layer -2 patch tokens hold, beside a random tower and chance.
+
+    For each field (default ``vlmlab.toyvlm.PROBE_FIELDS``: colour, shape,
+    size, digit) and view (default ``PROBE_VIEWS``: the 128-pixel scene
+    shrunk to 64, and the 64-pixel tile at full resolution),
+    ``vlmlab.toyvlm.tower_probe_references`` on ``model.vision_model``; digits
+    sit anywhere in their corner. Returns ``{"probe_<field>_<view>": trained,
+    "probe_<field>_<view>_random": random tower, "probe_<field>_<view>_chance": chance}``.
+    ``seed`` defaults to ``vlmlab.toyvlm.EVAL_SEED``, far from every training seed.
+    """
+    from . import toyvlm
+
+    out = {}
+    for field in fields or toyvlm.PROBE_FIELDS:
+        for view in views or toyvlm.PROBE_VIEWS:
+            ref = toyvlm.tower_probe_references(model.vision_model, processor.image_processor, field, view,
+                                                random_seed=random_seed, n_fit=n_fit, n_test=n_test,
+                                                seed=toyvlm.EVAL_SEED if seed is None else seed)
+            key = f"probe_{field}_{view}"
+            out.update({key: ref["trained"], f"{key}_random": ref["random"], f"{key}_chance": ref["chance"]})
+    return out
+
+
+def probe_table(metrics: dict) -> str:
+    """The ``probe_*`` numbers of :func:`tower_probes` (or :func:`evaluate`) as a text table, one row a probe."""
+    keys = [k for k in metrics if k.startswith("probe_") and not k.endswith(("_random", "_chance"))]
+    rows = [f"{'probe (layer -2 patch tokens)':<30}{'trained':>9}{'random':>9}{'chance':>9}"]
+    rows += [f"{k[len('probe_'):]:<30}{metrics[k]:>9.2f}{metrics[k + '_random']:>9.2f}{metrics[k + '_chance']:>9.2f}"
+             for k in keys]
+    return "\n".join(rows)
+
+
 def _load(model_dir):
     from transformers import CLIPModel, CLIPProcessor
 
@@ -331,7 +369,8 @@ def _load(model_dir):
     return CLIPModel.from_pretrained(path).eval(), CLIPProcessor.from_pretrained(path)
 
 
-def evaluate(model_dir=None, *, n: int = 500, seed: int = EVAL_SEED, model=None, processor=None, log=print) -> dict:
+def evaluate(model_dir=None, *, n: int = 500, seed: int = EVAL_SEED, model=None, processor=None, log=print,
+             probes: bool = False) -> dict:
     """Every measurement above on fresh scenes; returns a flat dict of numbers.
 
     Loads ``model_dir`` (default ``data/toy-clip-2``) unless ``model`` and
@@ -340,7 +379,8 @@ def evaluate(model_dir=None, *, n: int = 500, seed: int = EVAL_SEED, model=None,
     and ``seed + 2`` (256-pixel canvases). Keys: ``seen_*`` and ``heldout_*``
     (:func:`retrieval`), ``hardneg_*`` (:func:`hard_negative_accuracy`, seen
     split), ``glyph_tile``, ``glyph_downscaled``, ``glyph_digits``
-    (:func:`glyph_reading`), ``n``, ``seed``, ``eval_seconds``.
+    (:func:`glyph_reading`), ``n``, ``seed``, ``eval_seconds``; with ``probes``
+    also the ``probe_*`` keys of :func:`tower_probes`.
     """
     if model is None or processor is None:
         model, processor = _load(model_dir)
@@ -354,8 +394,12 @@ def evaluate(model_dir=None, *, n: int = 500, seed: int = EVAL_SEED, model=None,
     metrics.update({f"hardneg_{k}": v for k, v in hard_negative_accuracy(model, processor, seen_images, seen).items()})
     canvas_images, canvases = canvas.sample(n, seed=seed + 2)
     metrics.update({f"glyph_{k}": v for k, v in glyph_reading(model, processor, canvas_images, canvases).items()})
+    if probes:
+        metrics.update(tower_probes(model, processor))
     metrics["eval_seconds"] = round(time.perf_counter() - start, 1)
     log(summary(metrics))
+    if probes:
+        log(probe_table(metrics))
     return metrics
 
 
@@ -376,12 +420,14 @@ def main(argv=None) -> int:
     p_eval.add_argument("--n", type=int, default=500)
     p_eval.add_argument("--seed", type=int, default=EVAL_SEED)
     p_eval.add_argument("--threads", type=int, default=2)
+    p_eval.add_argument("--probes", action="store_true",
+                        help="also probe the layer -2 patch tokens, beside a random tower and chance")
     args = parser.parse_args(argv)
 
     import torch
 
     torch.set_num_threads(args.threads)  # a command owns its process; a library function leaves threads alone
-    metrics = evaluate(args.model, n=args.n, seed=args.seed)
+    metrics = evaluate(args.model, n=args.n, seed=args.seed, probes=args.probes)
     print(json.dumps(metrics, indent=1))
     return 0
 

@@ -51,7 +51,8 @@ from .scenes import SceneWorld
 __all__ = ["KINDS", "STAGES", "CANVAS_SIZE", "TILE_SIZE", "PINPOINTS", "GLYPH_CELL", "EVAL_SEED", "INSTRUCTION", "MAX_QUESTION_WORDS",
            "world", "one_object_world", "tile_holding", "model_dir", "load", "prompt", "unknown_words", "ask", "answer", "blank_image",
            "conversation", "answer_labels", "encode", "caption_word_accuracy", "image_attention",
-           "PROBE_FIELDS", "PROBE_VIEWS", "tower_probe", "evaluate", "main"]
+           "PROBE_FIELDS", "PROBE_VIEWS", "PROBE_PLACEMENTS", "free_digit_world", "probe_chance", "random_tower_like",
+           "tower_probe", "tower_probe_references", "evaluate", "main"]
 
 KINDS = ("llava", "llava-next")
 STAGES = ("untrained", "stage1", "final")  # projector at initialisation; after feature alignment; after instruction tuning
@@ -59,11 +60,11 @@ CANVAS_SIZE = 128  # the scenes the toy VLMs are asked about
 TILE_SIZE = 64  # toy CLIP 2's input: LLaVA-NeXT's tiles and base view
 # LLaVA-NeXT's grid pinpoints ([[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]) scaled to 64-pixel tiles.
 PINPOINTS = [[64, 128], [128, 64], [128, 128], [192, 64], [64, 192]]
-# A digit sits in the middle of one patch of the tile that holds it, always at the same place. Toy CLIP 2's tower
-# reads a digit placed so (tower_probe: 1.00 in a tile) but hardly one at a random offset inside a patch (about 0.3):
-# its short CPU training has not taught it the translation invariance that a real CLIP has learned from
-# hundreds of millions of images. Snapping the digits to the grid keeps that out of the tiling experiment, which is about
-# resolution: shrunk to 64 pixels with its canvas, the same digit is 2.5 pixels tall.
+# A digit sits in the middle of one patch of the tile that holds it, always at the same place, which keeps the
+# translation invariance a tower may lack out of the tiling experiment, which is about resolution: shrunk to 64
+# pixels with its canvas, the same digit is 2.5 pixels tall. A digit so placed is readable by a linear probe even
+# on the tokens of a *random* tower (each digit lights the same pixels of one patch), so tower_probe places digits
+# anywhere in their corner by default (placement="free"), where a random tower is near chance.
 GLYPH_CELL = sceneclip.ARCH["patch_size"]
 EVAL_SEED = 2_000_000_011  # evaluation scenes; training seeds stay below 10**9 (vlmlab.training.toyvlm)
 INSTRUCTION = "describe the image"  # the stage-1 request, answered with the scene's caption
@@ -345,6 +346,46 @@ def image_attention(model, processor, image, question: str) -> np.ndarray:
 
 PROBE_FIELDS = ("colour", "shape", "size", "digit")
 PROBE_VIEWS = ("single", "tile")
+PROBE_PLACEMENTS = ("free", "cell")  # a digit anywhere in its corner, or centred in one patch cell (world())
+
+
+def free_digit_world() -> SceneWorld:
+    """:func:`world` with each digit anywhere in its corner square instead of centred in a patch cell."""
+    return SceneWorld(CANVAS_SIZE, min_glyphs=4, max_glyphs=4, glyph_scale=1)
+
+
+def probe_chance(field: str) -> float:
+    """The accuracy of a guess on :func:`tower_probe`'s ``field``: one over its number of classes."""
+    from .glyphs import DIGITS
+    from .scenes import SCENE_SHAPES, SIZE_FRACTIONS
+    from .shapes import COLOURS
+
+    check_choice(field, PROBE_FIELDS, "field")
+    return 1.0 / len({"colour": COLOURS, "shape": SCENE_SHAPES, "size": SIZE_FRACTIONS, "digit": DIGITS}[field])
+
+
+def random_tower_like(tower, seed: int = 0):
+    """A randomly initialised vision tower of the same shape and class as ``tower``: the floor a probe stands on.
+
+    ``tower`` is a ``CLIPVisionModel`` (a toy VLM's ``model.model.vision_tower``)
+    or a ``CLIPVisionTransformer`` (``CLIPModel.vision_model``); the copy is
+    initialised as ``transformers`` initialises a new ``CLIPVisionModel`` from
+    ``tower.config``, with ``torch`` seeded by ``seed`` (the caller's random
+    state is left as it was), and put in eval mode.
+    """
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    config = getattr(tower, "config", None)
+    if not isinstance(config, CLIPVisionConfig):
+        raise TypeError(f"tower must be a CLIP vision tower (CLIPVisionModel or CLIPModel.vision_model), "
+                        f"got {type(tower).__name__}")
+    seed = as_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = CLIPVisionModel(config)
+    fresh = fresh if isinstance(tower, CLIPVisionModel) else fresh.vision_model
+    return fresh.eval()
 
 
 def tile_holding(image: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -356,15 +397,19 @@ def tile_holding(image: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int, in
     return tile, (max(box[0] - top, 0), max(box[1] - left, 0), min(box[2] - top, TILE_SIZE), min(box[3] - left, TILE_SIZE))
 
 
-def _probe_examples(field: str, view: str, n: int, seed: int, source: SceneWorld | None = None):
-    """``n`` probe examples: ``(views (n, 64, 64, 3) or (n, 128, 128, 3), boxes in view pixels, labels)``."""
+def _probe_examples(field: str, view: str, n: int, seed: int, source: SceneWorld | None = None,
+                    placement: str = "cell"):
+    """``n`` probe examples: ``(views (n, 64, 64, 3) or (n, 128, 128, 3), boxes in view pixels, labels)``.
+
+    Without ``source``, digits come from :func:`world` (``placement="cell"``) or :func:`free_digit_world`."""
     from .glyphs import DIGITS
     from .scenes import SCENE_SHAPES, SIZE_FRACTIONS
     from .shapes import COLOURS
 
     classes = {"colour": list(COLOURS), "shape": list(SCENE_SHAPES), "size": list(SIZE_FRACTIONS),
                "digit": list(DIGITS)}[field]
-    source = source or (world() if field == "digit" else one_object_world())
+    if source is None:
+        source = one_object_world() if field != "digit" else world() if placement == "cell" else free_digit_world()
     images, scenes = source.sample(n, seed=seed)
     views, boxes, labels = [], [], []
     for image, scene in zip(images, scenes):
@@ -383,7 +428,8 @@ def _probe_examples(field: str, view: str, n: int, seed: int, source: SceneWorld
 
 
 def tower_probe(tower, image_processor, field: str = "shape", view: str = "single", n_fit: int = 1200,
-                n_test: int = 400, seed: int = EVAL_SEED, layer: int = -2, world: SceneWorld | None = None) -> float:
+                n_test: int = 400, seed: int = EVAL_SEED, layer: int = -2, world: SceneWorld | None = None,
+                placement: str = "free") -> float:
     """How much of ``field`` a vision tower's patch features hold, read by a straight line.
 
     For each example (one object of a one-object scene, or one digit), the
@@ -401,12 +447,19 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
             sees it; ``"tile"``: the 64-pixel quadrant at full resolution
             that holds the thing, as LLaVA-NeXT's tiles show it.
         world: the 128-pixel ``SceneWorld`` to draw from; default
-            :func:`world` for digits, :func:`one_object_world` for the rest
-            (the first object of each scene is the one probed).
+            :func:`one_object_world` (the first object of each scene is the
+            one probed), and for digits the world ``placement`` names.
+        placement: where digits sit when ``world`` is not given: ``"free"``
+            (default, :func:`free_digit_world`): anywhere in their corner, a
+            test that a random tower fails; ``"cell"`` (:func:`world`, what
+            the toy VLMs see): centred in one patch cell, always the same
+            pixels of one patch, which a linear probe reads even on a random
+            tower's tokens.
 
-    Returns the test accuracy (chance: one over the number of classes). The
-    examples are drawn from ``seed`` and ``seed + 1`` (fitting and test): the
-    same arguments give the same number.
+    Returns the test accuracy (chance: :func:`probe_chance`; a random tower of
+    the same shape: :func:`tower_probe_references`). The examples are drawn
+    from ``seed`` and ``seed + 1`` (fitting and test): the same arguments give
+    the same number.
     """
     import torch
 
@@ -415,6 +468,7 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
 
     check_choice(field, PROBE_FIELDS, "field")
     check_choice(view, PROBE_VIEWS, "view")
+    check_choice(placement, PROBE_PLACEMENTS, "placement")
     n_fit = as_int_in_range(n_fit, "n_fit", 20, 100_000)
     n_test = as_int_in_range(n_test, "n_test", 20, 100_000)
     seed = as_seed(seed)
@@ -424,7 +478,7 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
         raise ValueError(f"world draws no digits (max_glyphs=0): nothing to probe for field 'digit'")
 
     def features(n, s):
-        images, boxes, labels = _probe_examples(field, view, n, s, world)
+        images, boxes, labels = _probe_examples(field, view, n, s, world, placement)
         pixels = image_processor(images=list(images), return_tensors="pt")["pixel_values"]
         with torch.no_grad():
             tokens = tower(pixel_values=pixels, output_hidden_states=True).hidden_states[layer][:, 1:]
@@ -435,6 +489,20 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
     fit_x, fit_y = features(n_fit, seed)
     test_x, test_y = features(n_test, seed + 1)
     return linear_probe(fit_x, fit_y, test_x, test_y)
+
+
+def tower_probe_references(tower, image_processor, field: str = "shape", view: str = "single", *,
+                           random_seed: int = 0, **probe) -> dict:
+    """:func:`tower_probe` beside its floors: ``{"trained": ..., "random": ..., "chance": ...}``.
+
+    ``"random"`` is the same probe on :func:`random_tower_like` ``(tower, random_seed)``,
+    ``"chance"`` is :func:`probe_chance`; ``probe`` passes on to :func:`tower_probe`
+    (``n_fit``, ``n_test``, ``seed``, ``layer``, ``world``, ``placement``). A
+    number means something only where it stands well above both.
+    """
+    return {"trained": tower_probe(tower, image_processor, field, view, **probe),
+            "random": tower_probe(random_tower_like(tower, random_seed), image_processor, field, view, **probe),
+            "chance": probe_chance(field)}
 
 
 def _eval_set(n: int, seed: int, kinds=None):
