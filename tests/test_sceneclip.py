@@ -88,11 +88,82 @@ def test_loss_with_distinct_captions_and_no_negatives_is_clips_own(processor):
     pixels = training.arrays_to_tensor(images)
     text = processor.tokenizer(captions, padding=True, return_tensors="pt")
     with torch.no_grad():
-        v, t = training._embed(model, pixels, text)
+        v, t, tokens = training._embed(model, pixels, text)
         ours = training.contrastive_loss(v, t, captions, model.logit_scale)
         theirs = model(input_ids=text.input_ids, attention_mask=text.attention_mask, pixel_values=pixels,
                        return_loss=True).loss
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    assert tokens is None  # no layer asked for
+
+
+# ------------------------------------------------------------------ the local loss
+def test_local_targets_are_the_patches_the_tower_probe_averages():
+    """The heads pool each thing over the patches its box touches, as ``toyvlm.tower_probe`` does (``box_coverage > 0``)."""
+    from vlmlab.attention import box_coverage
+
+    images, captions, negatives, views = training.draw_batch(0, 3, n_scenes=5, n_tiles=4, with_scenes=True)
+    shrunk, tiles, extra = training.draw_local_views(0, 3, 6)
+    checked = {"objects": 0, "digits": 0}
+    for scene, top, left, side in views + extra:
+        objects, digits = training.local_targets(scene, top, left, side)
+        inside = [o for o in scene.objects if top <= o.centre[0] < top + side and left <= o.centre[1] < left + side]
+        whole = [g for g in scene.glyphs if top <= g.box[0] and g.box[2] <= top + side
+                 and left <= g.box[1] and g.box[3] <= left + side]
+        assert len(objects) == len(inside) and len(digits) == len(whole)
+        for (patches, *labels), thing in zip(objects + digits, inside + whole):
+            t, lft, b, r = thing.box
+            clipped = (max(t - top, 0), max(lft - left, 0), min(b - top, side), min(r - left, side))
+            assert patches == box_coverage([clipped], (side, side), (8, 8)).nonzero().flatten().tolist()
+            names = [thing.char] if hasattr(thing, "char") else [thing.shape, thing.colour, thing.size]
+            fields = ["digit"] if hasattr(thing, "char") else ["shape", "colour", "size"]
+            assert [training.LOCAL_FIELDS[f][k] for f, k in zip(fields, labels)] == names
+            checked["digits" if hasattr(thing, "char") else "objects"] += 1
+    assert min(checked.values()) >= 10
+    with pytest.raises(ValueError, match="side must be a multiple of grid, got side=60"):
+        training.local_targets(views[0][0], 0, 0, 60)
+
+
+def test_local_views_are_the_toy_vlms_views_with_digits_anywhere_in_their_corner():
+    from vlmlab import toyvlm
+
+    shrunk, tiles, views = training.draw_local_views(2, 7, 5)
+    assert len(shrunk) == 2 and len(tiles) == 3 and len(views) == 5
+    assert all(im.shape == (toyvlm.CANVAS_SIZE, toyvlm.CANVAS_SIZE, 3) for im in shrunk)
+    assert all(im.shape == (toyvlm.TILE_SIZE, toyvlm.TILE_SIZE, 3) for im in tiles)
+    images, scenes = training.view_world().sample(5, seed=training.batch_seeds(2, 7)[0] + 3)
+    for k, (scene, top, left, side) in enumerate(views):
+        assert scene == scenes[k]
+        want = images[k] if k < 2 else images[k][top:top + side, left:left + side]
+        assert np.array_equal(shrunk[k] if k < 2 else tiles[k - 2], want)
+    world = training.view_world()
+    assert (world.canvas_size, world.max_objects, world.min_glyphs, world.max_glyphs, world.glyph_scale) == (
+        toyvlm.world().canvas_size, toyvlm.world().max_objects, 4, 4, 1)
+    assert world.glyph_cell == 0 and toyvlm.world().glyph_cell == 8  # the same world, digits placed freely
+    again = training.draw_local_views(2, 7, 5)
+    assert all(np.array_equal(a, b) for a, b in zip(again[0] + again[1], shrunk + tiles))
+
+
+def test_local_loss_with_zero_heads_is_the_mean_log_of_the_classes():
+    """Heads that output zeros guess uniformly: each field's cross-entropy is log(classes)."""
+    import math
+
+    _, _, _, views = training.draw_batch(1, 0, n_scenes=4, n_tiles=2, with_scenes=True)
+    heads = training.local_heads(16)
+    for head in heads.values():
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
+    loss, accuracy = training.local_loss(torch.randn(len(views), 64, 16), training._local_batch(views), heads)
+    expected = sum(math.log(len(c)) for c in training.LOCAL_FIELDS.values()) / len(training.LOCAL_FIELDS)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    assert set(accuracy) == set(training.LOCAL_FIELDS)
+
+
+def test_draw_batch_adds_one_edit_negatives_after_the_hard_ones():
+    images, captions, negatives = training.draw_batch(0, 5, n_scenes=6, n_tiles=3)
+    _, _, with_edits = training.draw_batch(0, 5, n_scenes=6, n_tiles=3, edit_negatives=1)
+    assert with_edits[:len(negatives)] == negatives and len(with_edits) == len(negatives) + 6
+    for caption, edit in zip(captions, with_edits[len(negatives):]):
+        assert edit in {c for _, c in sceneclip.one_edit_neighbours(caption)}
 
 
 def test_loss_shares_repeated_captions_and_counts_negatives():
@@ -131,7 +202,8 @@ def smoke_run(tmp_path_factory):
     """``python -m vlmlab.training toy-clip-2 train --tiny`` for 2 steps, run once for every test below."""
     out = tmp_path_factory.mktemp("sceneclip") / "toy2"
     argv = ["toy-clip-2", "train", "--tiny", "--steps", "2", "--scenes", "8", "--tiles", "4", "--output", str(out),
-            "--eval-scenes", "12", "--save-every", "1", "--threads", str(torch.get_num_threads())]
+            "--eval-scenes", "12", "--save-every", "1", "--threads", str(torch.get_num_threads()),
+            "--local-weight", "1", "--local-views", "16", "--edit-negatives", "1", "--lr", "2e-3"]  # the new recipe
     assert commands.main(argv) == 0
     return out
 
@@ -148,6 +220,9 @@ def test_smoke_run_writes_a_loadable_folder_with_card(smoke_run):
     CLIPProcessor.from_pretrained(smoke_run)
     metrics = json.loads((smoke_run / "metrics.json").read_text())
     assert metrics["steps"] == 2 and metrics["n"] == 12 and metrics["arch"] == sceneclip.TINY_ARCH
+    assert (metrics["local_weight"], metrics["local_views"], metrics["edit_negatives"], metrics["lr"]) == (1.0, 16, 1, 2e-3)
+    # the local heads were for training only: the checkpoint is a plain CLIPModel, every weight in use
+    assert CLIPModel(model.config).state_dict().keys() == model.state_dict().keys()
     assert metrics["parameters"] == sum(p.numel() for p in model.parameters())
     card = (smoke_run / "README.md").read_text()
     assert f"| exact caption | {100 * metrics['seen_exact']:.1f} % | {100 * metrics['heldout_exact']:.1f} % |" in card
@@ -171,6 +246,25 @@ def test_evaluation_functions_on_a_tiny_model(smoke_run):
     canvases, cscenes = sceneclip.canvas_world().sample(3, seed=12)
     g = sceneclip.glyph_reading(model, processor, canvases, cscenes)
     assert g["digits"] == sum(len(s.glyphs) for s in cscenes) and 0 <= g["tile"] <= 1 and 0 <= g["downscaled"] <= 1
+
+
+def test_tower_probes_stand_beside_a_random_tower_and_chance(smoke_run):
+    from vlmlab import toyvlm
+    from vlmlab.clip import load_clip
+
+    model, processor = load_clip(str(smoke_run))
+    probe = dict(n_fit=40, n_test=20)
+    m = sceneclip.tower_probes(model, processor, fields=("colour", "digit"), views=("tile",), **probe)
+    assert list(m) == [f"probe_{f}_tile{end}" for f in ("colour", "digit") for end in ("", "_random", "_chance")]
+    assert m["probe_digit_tile"] == toyvlm.tower_probe(model.vision_model, processor.image_processor, "digit", "tile",
+                                                       **probe)  # digits anywhere in their corner
+    assert m["probe_digit_tile_random"] == toyvlm.tower_probe(toyvlm.random_tower_like(model.vision_model),
+                                                              processor.image_processor, "digit", "tile", **probe)
+    assert (m["probe_colour_tile_chance"], m["probe_digit_tile_chance"]) == (1 / 6, 0.1)
+    table = sceneclip.probe_table(m).splitlines()
+    assert table[0].split() == ["probe", "(layer", "-2", "patch", "tokens)", "trained", "random", "chance"]
+    assert table[2].split() == ["digit_tile", f"{m['probe_digit_tile']:.2f}", f"{m['probe_digit_tile_random']:.2f}",
+                                "0.10"]
 
 
 def test_evaluation_refuses_bad_input(tmp_path, smoke_run):
@@ -243,3 +337,17 @@ def test_shipped_metrics_match_the_card_and_the_evaluation_keys():
     assert metrics["glyph_tile"] > metrics["glyph_downscaled"] + 0.3  # tiles make the digits readable
     card = (CKPT / "README.md").read_text(encoding="utf-8")
     assert f"| the 64-pixel corner tile, at full resolution | {100 * metrics['glyph_tile']:.1f} % |" in card
+
+
+def test_the_default_recipe_is_the_shipped_checkpoints():
+    """Until a checkpoint trained with the local loss ships, `train` with no options reproduces the shipped one,
+    as its card says: purely contrastive, no one-edit negatives, lr 1e-3."""
+    import inspect
+
+    from vlmlab.data import TOY_CLIP_2, toy_model_dir
+
+    shipped = json.loads((toy_model_dir(TOY_CLIP_2) / "metrics.json").read_text())
+    defaults = {k: v.default for k, v in inspect.signature(training.train).parameters.items()}
+    assert defaults["lr"] == shipped["lr"] == 1e-3
+    assert (defaults["local_weight"], defaults["local_views"], defaults["edit_negatives"]) == (0.0, 0, 0)
+    assert shipped.get("local_weight", 0) == 0 and shipped.get("edit_negatives", 0) == 0

@@ -51,6 +51,12 @@ def _toy_clip_2_parser(sub) -> None:
     train.add_argument("--scenes", type=int, default=64, help="64-pixel scenes per batch")
     train.add_argument("--tiles", type=int, default=24, help="corner tiles of 256-pixel canvases per batch")
     train.add_argument("--no-hard-negatives", action="store_true", help="train without hard-negative captions")
+    train.add_argument("--edit-negatives", type=int, default=0,
+                       help="one-edit neighbour captions per scene added as negatives (0: none)")
+    train.add_argument("--local-weight", type=float, default=0.0,
+                       help="weight of the local loss on the layer -2 patch tokens (0: purely contrastive)")
+    train.add_argument("--local-views", type=int, default=0,
+                       help="extra 128-pixel views of the toy VLMs per batch for the local loss")
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=2)
@@ -105,7 +111,8 @@ def _run_toy_clip_2(args) -> int:
         print(f"wrote {training.write_card(args.model or toy_model_dir(TOY_CLIP_2))}")
         return 0
     training.train_and_publish(args.output, steps=args.steps, n_scenes=args.scenes, n_tiles=args.tiles,
-                               hard_negatives=not args.no_hard_negatives, lr=args.lr, seed=args.seed,
+                               hard_negatives=not args.no_hard_negatives, edit_negatives=args.edit_negatives,
+                               local_weight=args.local_weight, local_views=args.local_views, lr=args.lr, seed=args.seed,
                                arch=sceneclip.TINY_ARCH if args.tiny else None, eval_scenes=args.eval_scenes,
                                save_every=args.save_every)
     return 0

@@ -16,10 +16,34 @@ and ``n_tiles`` corner tiles of 256-pixel canvases with their digit captions
   relation swapped (``vlmlab.grammar.hard_negatives``) joins the batch as an
   extra column of the image-to-text logits. It is no image's positive, so a
   model that reads captions as bags of words pays for it.
+* **One-edit negatives** (``edit_negatives`` per scene, default 0): captions
+  one slot away from the truth (``vlmlab.sceneclip.one_edit_neighbours``: one
+  object's colour, shape or size, the relation or one digit replaced), also
+  extra columns that no image matches, as in the replacement negatives of
+  Doveh et al. 2023 ("Teaching structured vision & language concepts to
+  vision & language models", https://arxiv.org/abs/2211.11733). A batch of
+  different scenes is told apart by colour and count alone; these make the
+  loss pay for every slot the model does not read.
+
+And a **local loss** (``local_weight``, default 0: the purely contrastive
+recipe of the shipped checkpoint; ``--local-weight 1 --local-views 16
+--edit-negatives 1 --lr 2e-3`` is the recipe being measured to replace it). The toy VLMs read the tower's *patch tokens* of layer
+-2, not the pooled embedding that the contrastive loss trains, and a
+batch-contrastive loss never has to put shape into them. So linear heads
+read the layer -2 patch tokens averaged over each object's box and predict
+its shape, colour and size, and over each digit's box, the digit (a dense,
+location-aware objective, as the LocCa decoder of SigLIP 2 adds for the same
+reason: Tschannen et al. 2025, https://arxiv.org/abs/2502.14786). The heads
+are trained with the model and then thrown away: the saved checkpoint is a
+plain ``CLIPModel``. Besides the batch's own scenes and tiles, the local loss
+sees ``local_views`` images of the views the toy VLMs give the tower
+(``vlmlab.toyvlm``): 128-pixel scenes shrunk to 64 by the processor, and
+64-pixel quadrants of 128-pixel scenes at full resolution, their four digits
+placed anywhere in their corners (not only in the middle of one patch).
 
 Seeds: batch ``k`` of training seed ``s`` draws its scenes with the integer
 seeds ``4 * (s * 10**6 + k) + part`` (part 0: scenes, 1: canvases, 2: the
-choice of negatives), all below ``10**9`` for any seed under 250 and any
+choice of negatives, 3: the local views), all below ``10**9`` for any seed under 250 and any
 run under a million steps (the 256-pixel canvases of a batch come from seeds
 below ``10**9`` drawn from its part-1 seed). Evaluation
 (``vlmlab.sceneclip.EVAL_SEED``) and the validation set printed during
@@ -38,16 +62,21 @@ import numpy as np
 
 from .. import grammar, sceneclip, toyclip
 from ..data import TOY_CLIP_2, toy_model_dir
-from ..scenes import render
+from ..glyphs import DIGITS
+from ..scenes import SCENE_SHAPES, SIZE_FRACTIONS, SceneWorld, render
+from ..shapes import COLOURS
 from .cards import percent, render as render_template
 from .checkpoints import folder_megabytes, publish, run_facts, save_checkpoint, staging_folder
 from .tokenizer import build_processor
 from .toyclip import learning_rate
 
-__all__ = ["VAL_SEED", "build_sceneclip_processor", "batch_seeds", "draw_batch", "arrays_to_tensor", "contrastive_loss",
-           "train", "save_running", "train_and_publish", "write_card"]
+__all__ = ["VAL_SEED", "LOCAL_FIELDS", "build_sceneclip_processor", "batch_seeds", "draw_batch", "arrays_to_tensor",
+           "contrastive_loss", "view_world", "local_targets", "draw_local_views", "local_heads", "local_loss", "train", "save_running", "train_and_publish", "write_card"]
 
 VAL_SEED = 1_500_000_001  # the small validation set printed during training; training seeds stay below 10**9
+# What the local heads predict, and the classes of each (index = label).
+LOCAL_FIELDS = {"shape": tuple(SCENE_SHAPES), "colour": tuple(COLOURS), "size": tuple(SIZE_FRACTIONS),
+                "digit": tuple(DIGITS)}
 
 
 def build_sceneclip_processor(max_text_len: int = sceneclip.ARCH["max_text_len"]):
@@ -62,35 +91,48 @@ def batch_seeds(seed: int, step: int) -> tuple[int, int, int]:
 
 
 def draw_batch(seed: int, step: int, n_scenes: int, n_tiles: int, hard_negatives: bool = True, world=None,
-               canvas=None):
-    """Batch ``step``: ``(images, captions, negatives)``.
+               canvas=None, edit_negatives: int = 0, with_scenes: bool = False):
+    """Batch ``step``: ``(images, captions, negatives)``, and with ``with_scenes`` also ``views``.
 
     ``images`` is a list of ``n_scenes + n_tiles`` uint8 arrays ``(64, 64, 3)``:
     the scenes first, then the tiles; ``captions[i]`` is image ``i``'s caption;
     ``negatives`` holds one hard negative per scene that has one (none when
-    ``hard_negatives`` is False).
+    ``hard_negatives`` is False), then ``edit_negatives`` one-edit neighbours
+    per scene. ``views[i]`` is ``(scene, top, left, side)``: image ``i`` shows
+    the square of ``scene`` at ``(top, left)`` of ``side`` pixels (for
+    :func:`local_targets`).
     """
     world = world or sceneclip.scene_world()
     canvas = canvas or sceneclip.canvas_world()
     s_scenes, s_canvas, s_neg = batch_seeds(seed, step)
     images, scenes = world.sample(n_scenes, seed=s_scenes) if n_scenes else ([], [])
     images, captions = list(images), [grammar.caption(s) for s in scenes]
+    views = [(s, 0, 0, world.canvas_size[0]) for s in scenes]
     rng = np.random.default_rng(s_canvas)
     tiles = []
     while len(tiles) < n_tiles:  # about two digits per canvas
         for scene in canvas.sample_scenes(max(1, (n_tiles - len(tiles)) // 2 + 1), seed=int(rng.integers(10**9))):
-            tiles += sceneclip.corner_tiles(render(scene), scene)
-    for tile, glyph in tiles[:n_tiles]:
+            tiles += [(tile, glyph, scene) for tile, glyph in sceneclip.corner_tiles(render(scene), scene)]
+    side = sceneclip.IMAGE_SIZE
+    for tile, glyph, scene in tiles[:n_tiles]:
         images.append(tile)
         captions.append(sceneclip.tile_caption(glyph.char, glyph.corner))
+        height, width = scene.canvas_size
+        views.append((scene, 0 if glyph.corner.startswith("top") else height - side,
+                      0 if glyph.corner.endswith("left") else width - side, side))
     negatives = []
+    pick = np.random.default_rng(s_neg)
     if hard_negatives:
-        pick = np.random.default_rng(s_neg)
         for text in captions[:n_scenes]:
             negs = grammar.hard_negatives(text)
             if negs:
                 negatives.append(negs[int(pick.integers(len(negs)))].caption)
-    return images, captions, negatives
+    if edit_negatives:
+        for text in captions[:n_scenes]:
+            edits = sceneclip.one_edit_neighbours(text)
+            for k in pick.choice(len(edits), size=min(edit_negatives, len(edits)), replace=False):
+                negatives.append(edits[int(k)][1])
+    return (images, captions, negatives, views) if with_scenes else (images, captions, negatives)
 
 
 def contrastive_loss(image_embeds, text_embeds, captions, logit_scale):
@@ -120,6 +162,130 @@ def contrastive_loss(image_embeds, text_embeds, captions, logit_scale):
     return (loss_i2t + loss_t2i) / 2
 
 
+def view_world() -> SceneWorld:
+    """The 128-pixel scenes of the toy VLMs (``vlmlab.toyvlm.world``), but each digit anywhere in its corner.
+
+    The same objects, sizes and digits as ``toyvlm.world()`` (a digit in every
+    corner, 5×3 pixels); only the digit's place inside its corner square is
+    free, so the tower learns to read a digit wherever it sits in a patch.
+    """
+    from ..toyvlm import CANVAS_SIZE
+
+    return SceneWorld(CANVAS_SIZE, min_glyphs=4, max_glyphs=4, glyph_scale=1)
+
+
+def local_targets(scene, top: int, left: int, side: int, grid: int = 8):
+    """What the local heads should read in the square view of ``scene`` at ``(top, left)``, ``side`` pixels a side.
+
+    Returns ``(objects, digits)``: ``objects`` a list of ``(patches, shape,
+    colour, size)`` for every object whose centre lies in the view,
+    ``digits`` a list of ``(patches, digit)`` for every digit wholly in it;
+    ``patches`` are the row-major indices of the ``grid × grid`` patches that
+    the thing's box (clipped to the view) touches, the patches
+    ``vlmlab.toyvlm.tower_probe`` averages; labels index :data:`LOCAL_FIELDS`.
+    The view may be shown at any size: patches are counted in its own pixels.
+    """
+    if side % grid:
+        raise ValueError(f"side must be a multiple of grid, got side={side} and grid={grid}")
+    cell = side // grid
+
+    def patches(box):
+        t, lft = max(box[0] - top, 0), max(box[1] - left, 0)
+        b, r = min(box[2] - top, side), min(box[3] - left, side)
+        rows, cols = range(t // cell, (b - 1) // cell + 1), range(lft // cell, (r - 1) // cell + 1)
+        return [row * grid + col for row in rows for col in cols]
+
+    labels = {f: {v: k for k, v in enumerate(c)} for f, c in LOCAL_FIELDS.items()}
+    objects = [(patches(o.box), labels["shape"][o.shape], labels["colour"][o.colour], labels["size"][o.size])
+               for o in scene.objects
+               if top <= o.centre[0] < top + side and left <= o.centre[1] < left + side]
+    digits = [(patches(g.box), labels["digit"][g.char]) for g in scene.glyphs
+              if top <= g.box[0] and g.box[2] <= top + side and left <= g.box[1] and g.box[3] <= left + side]
+    return objects, digits
+
+
+def draw_local_views(seed: int, step: int, n: int, world=None):
+    """The toy VLMs' views for the local loss: ``(shrunk, tiles, views)``.
+
+    ``shrunk`` is ``n // 2`` 128-pixel scenes (uint8 ``(128, 128, 3)``, for the
+    processor to shrink to 64), ``tiles`` ``n - n // 2`` 64-pixel quadrants of
+    other 128-pixel scenes at full resolution, one random quadrant each;
+    ``views`` the ``(scene, top, left, side)`` of each, shrunk views first.
+    Drawn from ``batch_seeds(seed, step)[0] + 3`` (part 3).
+    """
+    world = world or view_world()
+    side, half = world.canvas_size[0], world.canvas_size[0] // 2
+    n_shrunk = n // 2
+    images, scenes = world.sample(n, seed=batch_seeds(seed, step)[0] + 3)
+    quadrants = np.random.default_rng(batch_seeds(seed, step)[0] + 3).integers(0, 2, size=(n - n_shrunk, 2)) * half
+    shrunk = list(images[:n_shrunk])
+    tiles = [images[n_shrunk + k][t:t + half, lft:lft + half] for k, (t, lft) in enumerate(quadrants)]
+    views = [(s, 0, 0, side) for s in scenes[:n_shrunk]]
+    views += [(s, int(t), int(lft), half) for s, (t, lft) in zip(scenes[n_shrunk:], quadrants)]
+    return shrunk, tiles, views
+
+
+def _local_batch(views, grid: int = 8):
+    """Pooling matrices and labels of the things in ``views``: ``{"objects": (index, weights, labels), "digits": ...}``.
+
+    ``index`` ``(M,)``: the image each thing is in; ``weights`` ``(M, grid²)``:
+    1/count on the patches it touches, so ``weights @ tokens`` is their mean;
+    ``labels`` ``(M, 3)`` (shape, colour, size) for objects, ``(M,)`` for digits.
+    """
+    import torch
+
+    out = {}
+    for kind in ("objects", "digits"):
+        index, rows, labels = [], [], []
+        for k, view in enumerate(views):
+            for thing in local_targets(*view, grid=grid)[kind == "digits"]:
+                row = torch.zeros(grid * grid)
+                row[thing[0]] = 1.0 / len(thing[0])
+                index.append(k)
+                rows.append(row)
+                labels.append(thing[1:] if kind == "objects" else thing[1])
+        out[kind] = (torch.tensor(index, dtype=torch.long), torch.stack(rows) if rows else torch.zeros(0, grid * grid),
+                     torch.tensor(labels, dtype=torch.long))
+    return out
+
+
+def local_heads(width: int):
+    """Linear heads on ``width``-wide pooled patch tokens, one per field of :data:`LOCAL_FIELDS`: a ``torch.nn.ModuleDict``.
+
+    Training only: they are not part of the saved ``CLIPModel``.
+    """
+    import torch
+
+    return torch.nn.ModuleDict({field: torch.nn.Linear(width, len(classes)) for field, classes in LOCAL_FIELDS.items()})
+
+
+def local_loss(tokens, targets, heads) -> tuple:
+    """The mean cross-entropy of the local heads, and their accuracies: ``(loss, {field: accuracy})``.
+
+    Args:
+        tokens: ``(B, grid², width)`` patch tokens (CLS dropped).
+        targets: :func:`_local_batch` of the ``B`` images' views.
+        heads: :func:`local_heads`.
+
+    Each field's cross-entropy is averaged over its things; the loss is the
+    mean over the fields present.
+    """
+    import torch.nn.functional as F
+
+    losses, accuracy = [], {}
+    for kind, fields in (("objects", ("shape", "colour", "size")), ("digits", ("digit",))):
+        index, weights, labels = targets[kind]
+        if not len(index):
+            continue
+        pooled = (weights[:, :, None] * tokens[index]).sum(1)  # (M, width): the mean over each thing's patches
+        for k, field in enumerate(fields):
+            y = labels[:, k] if kind == "objects" else labels
+            logits = heads[field](pooled)
+            losses.append(F.cross_entropy(logits, y))
+            accuracy[field] = float((logits.argmax(1) == y).float().mean())
+    return sum(losses) / len(losses), accuracy
+
+
 def arrays_to_tensor(images):
     """uint8 RGB arrays ``(64, 64, 3)`` already at the model's size → normalised ``(B, 3, 64, 64)`` float32.
 
@@ -133,14 +299,17 @@ def arrays_to_tensor(images):
     return normalise(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous())
 
 
-def _embed(model, pixel_values, text):
-    """Unit image embeddings ``(B, P)`` and text embeddings ``(T, P)``, as ``CLIPModel.forward`` computes them."""
+def _embed(model, pixel_values, text, layer: int | None = None):
+    """Unit image embeddings ``(B, P)``, text embeddings ``(T, P)`` (as ``CLIPModel.forward`` computes them), and
+    the patch tokens ``(B, N, width)`` of ``hidden_states[layer]`` without CLS (``None`` when ``layer`` is None)."""
     import torch.nn.functional as F
 
-    v = model.visual_projection(model.vision_model(pixel_values=pixel_values).pooler_output)
+    vision = model.vision_model(pixel_values=pixel_values, output_hidden_states=layer is not None)
+    v = model.visual_projection(vision.pooler_output)
     pooled = model.text_model(input_ids=text.input_ids, attention_mask=text.attention_mask).pooler_output
     t = model.text_projection(pooled)
-    return F.normalize(v, dim=-1), F.normalize(t, dim=-1)
+    tokens = vision.hidden_states[layer][:, 1:] if layer is not None else None
+    return F.normalize(v, dim=-1), F.normalize(t, dim=-1), tokens
 
 
 def _validation(model, processor, val) -> float:
@@ -162,6 +331,10 @@ def train(
     n_scenes: int = 64,
     n_tiles: int = 24,
     hard_negatives: bool = True,
+    edit_negatives: int = 0,
+    local_weight: float = 0.0,
+    local_views: int = 0,
+    local_layer: int = -2,
     lr: float = 1e-3,
     weight_decay: float = 0.05,
     warmup: int = 100,
@@ -174,7 +347,11 @@ def train(
 ):
     """Train toy CLIP 2 from scratch; returns ``(model, processor, facts)``.
 
-    ``arch`` overrides ``vlmlab.sceneclip.ARCH``. AdamW with weight decay on
+    ``arch`` overrides ``vlmlab.sceneclip.ARCH``. The loss is the contrastive
+    loss plus ``local_weight`` × :func:`local_loss` on the ``hidden_states[local_layer]``
+    patch tokens of the batch's images and of ``local_views`` extra views
+    (:func:`draw_local_views`); ``local_weight=0, local_views=0, edit_negatives=0,
+    lr=1e-3`` is the purely contrastive recipe. AdamW with weight decay on
     the weight matrices only, the warm-up + cosine :func:`learning_rate`,
     gradient clipping at 1.0, the batches of :func:`draw_batch`. Every
     ``save_every`` steps (0: never) the running model is saved into
@@ -189,29 +366,52 @@ def train(
     torch.manual_seed(seed)
     model = CLIPModel(toyclip.build_config(processor.tokenizer, arch))
     n_params = sum(p.numel() for p in model.parameters())
+    local = local_weight > 0
+    if not local:
+        local_views = 0
     log(f"toy CLIP 2: {n_params / 1e6:.2f} M parameters; {steps} steps of {n_scenes} scenes + {n_tiles} tiles"
-        f"{' + hard negatives' if hard_negatives else ''}; seed {seed}")
-    decays = {n: p.ndim >= 2 and "embedding" not in n for n, p in model.named_parameters()}
+        f"{' + hard negatives' if hard_negatives else ''}"
+        f"{f' + {edit_negatives} one-edit negative(s) per scene' if edit_negatives else ''}"
+        f"{f'; local loss x {local_weight} on layer {local_layer} (+ {local_views} VLM views)' if local else ''}"
+        f"; lr {lr}; seed {seed}")
+    heads = local_heads(arch["vision_width"]) if local else torch.nn.ModuleDict()
+    named = list(model.named_parameters()) + [(f"local.{n}", p) for n, p in heads.named_parameters()]
+    decays = {n: p.ndim >= 2 and "embedding" not in n for n, p in named}
     opt = torch.optim.AdamW([
-        {"params": [p for n, p in model.named_parameters() if decays[n]], "weight_decay": weight_decay},
-        {"params": [p for n, p in model.named_parameters() if not decays[n]], "weight_decay": 0.0},
+        {"params": [p for n, p in named if decays[n]], "weight_decay": weight_decay},
+        {"params": [p for n, p in named if not decays[n]], "weight_decay": 0.0},
     ], lr=lr)
-    world, canvas = sceneclip.scene_world(), sceneclip.canvas_world()
+    world, canvas, views_world = sceneclip.scene_world(), sceneclip.canvas_world(), view_world()
+    grid = arch["image_size"] // arch["patch_size"]
     val = world.sample(50, seed=VAL_SEED)
 
     start, cpu_start = time.perf_counter(), time.process_time()
     model.train()
+    heads.train()
     for step in range(steps):
-        images, captions, negatives = draw_batch(seed, step, n_scenes, n_tiles, hard_negatives, world, canvas)
+        images, captions, negatives, views = draw_batch(seed, step, n_scenes, n_tiles, hard_negatives, world, canvas,
+                                                        edit_negatives, with_scenes=True)
         pixel_values = arrays_to_tensor(images)
+        if local_views:
+            shrunk, tiles, extra = draw_local_views(seed, step, local_views, views_world)
+            parts = [pixel_values, arrays_to_tensor(tiles)]
+            if shrunk:  # the processor shrinks them, as it does for the toy VLMs
+                parts.append(processor.image_processor(images=shrunk, return_tensors="pt").pixel_values)
+            pixel_values = torch.cat(parts)
+            views = views + extra[len(shrunk):] + extra[:len(shrunk)]
         text = processor.tokenizer(captions + negatives, padding=True, return_tensors="pt")
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, steps, lr, warmup)
-        v, t = _embed(model, pixel_values, text)
-        loss = contrastive_loss(v, t, captions, model.logit_scale)
+        v, t, tokens = _embed(model, pixel_values, text, local_layer if local else None)
+        loss = contrastive_loss(v[:len(captions)], t, captions, model.logit_scale)
+        if local:
+            dense, dense_acc = local_loss(tokens, _local_batch(views, grid), heads)
+            total = loss + local_weight * dense
+        else:
+            total = loss
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, np.log(100))  # CLIP's cap on the temperature
@@ -219,13 +419,18 @@ def train(
             model.eval()
             acc = _validation(model, processor, val)
             model.train()
-            log(f"step {step + 1:5d}  loss {loss.item():.3f}  val exact {acc:.3f}  "
+            heads_text = ""
+            if local:
+                heads_text = (f"  local {dense.item():.3f} ("
+                              + " ".join(f"{f} {a:.2f}" for f, a in dense_acc.items()) + ")")
+            log(f"step {step + 1:5d}  loss {loss.item():.3f}{heads_text}  val exact {acc:.3f}  "
                 f"logit scale {model.logit_scale.exp().item():.1f}  {time.perf_counter() - start:.0f} s", )
         if save_every and running_dir is not None and (step + 1) % save_every == 0:
             save_running(model, processor, running_dir)
     facts = dict(
         **run_facts(model, processor, start, cpu_start),
         steps=steps, n_scenes=n_scenes, n_tiles=n_tiles, hard_negatives=hard_negatives, lr=lr,
+        edit_negatives=edit_negatives, local_weight=local_weight, local_views=local_views, local_layer=local_layer,
         weight_decay=weight_decay, warmup=warmup, train_seed=seed,
         arch=arch,
     )
@@ -258,6 +463,8 @@ def write_card(folder) -> Path:
         train_cpu_minutes=f"{m['train_cpu_seconds'] / 60:.0f}",
         hard_negative_flag="" if m["hard_negatives"] else " --no-hard-negatives",
         hard_negative_words="with" if m["hard_negatives"] else "without",
+        local_paragraph=_local_paragraph(m),
+        recipe_flags=_recipe_flags(m),
         slot_rows=slot_rows,
         swap_rows=swap_rows,
         seen_candidates=f"{m['seen_candidates']:.0f}",
@@ -278,6 +485,34 @@ def write_card(folder) -> Path:
     card = folder / "README.md"
     card.write_text(render_template("sceneclip_card.md", values), encoding="utf-8")
     return card
+
+
+def _recipe_flags(m: dict) -> str:
+    """The command-line options of the recipe that a card's reproduce command must state (none for a card whose
+    metrics predate them)."""
+    if "local_weight" not in m:
+        return ""
+    return (f" --lr {m['lr']:g} --edit-negatives {m['edit_negatives']} --local-weight {m['local_weight']:g}"
+            f" --local-views {m['local_views']}")
+
+
+def _local_paragraph(m: dict) -> str:
+    """The card's paragraph on the one-edit negatives and the local loss, empty where the recipe had neither."""
+    parts = []
+    if m.get("edit_negatives"):
+        parts.append(f"Each scene caption also brings {m['edit_negatives']} one-edit neighbour(s) as negatives "
+                     "(`vlmlab.sceneclip.one_edit_neighbours`: one colour, shape, size, relation or digit "
+                     "replaced), so the loss pays for every slot the model does not read.")
+    if m.get("local_weight"):
+        parts.append(
+            f"A local loss (weight {m['local_weight']:g}) trains the layer {m.get('local_layer', -2)} patch tokens that "
+            "the toy VLMs read: linear heads on the tokens averaged over each object's box predict its shape, colour "
+            "and size, and over each digit's box the digit (a dense, location-aware objective, as SigLIP 2 adds "
+            "LocCa; Tschannen et al. 2025). Besides the batch's images it sees "
+            f"{m.get('local_views', 0)} views of the toy VLMs' 128-pixel scenes (half shrunk to 64 pixels by the "
+            "processor, half 64-pixel quadrants at full resolution), each digit anywhere in its corner. "
+            "The heads are for training only: the checkpoint is a plain `CLIPModel`.")
+    return "".join("\n\n" + p for p in parts)
 
 
 def _strengths_sentence(m: dict) -> str:
