@@ -204,17 +204,23 @@ def _repo_with_filter(tmp_path):
     return repo
 
 
+def _committed_tiny_notebook(tmp_path):
+    """A repository with the filter and one tiny notebook committed as the course's are (checked outputs stored)."""
+    repo = _repo_with_filter(tmp_path)
+    path = repo / "notebooks" / "99_tiny.ipynb"
+    _tiny_notebook(path)
+    nbtools.run([path])
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "stripped notebook")
+    return repo, path
+
+
 def test_a_students_run_leaves_git_status_clean(tmp_path):
     """Commit a stripped notebook, run it as a student would (outputs saved, counts out of order,
     view state, widget state), and git sees no change; the committed check still passes."""
     import nbformat
 
-    repo = _repo_with_filter(tmp_path)
-    path = repo / "notebooks" / "99_tiny.ipynb"
-    _tiny_notebook(path)
-    nbtools.run([path])  # committed as the course's notebooks are: the checked outputs stored
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "stripped notebook")
+    repo, path = _committed_tiny_notebook(tmp_path)
     committed = _git(repo, "show", "HEAD:notebooks/99_tiny.ipynb").stdout
     assert committed == path.read_text(encoding="utf-8")  # the filter passed the stripped file through as it was
 
@@ -241,12 +247,7 @@ def test_a_students_run_leaves_git_status_clean(tmp_path):
 
 def test_refresh_gives_a_fresh_clone_the_local_python_version(tmp_path):
     """The first checkout precedes `make install`: its notebooks lack the version JupyterLab adds on opening."""
-    repo = _repo_with_filter(tmp_path)
-    path = repo / "notebooks" / "99_tiny.ipynb"
-    _tiny_notebook(path)
-    nbtools.run([path])
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "stripped notebook")
+    repo, path = _committed_tiny_notebook(tmp_path)
     assert "version" not in json.loads(path.read_text())["metadata"]["language_info"]
     nbtools.refresh([path])
     assert json.loads(path.read_text())["metadata"]["language_info"]["version"] == nbtools.kernel_python_version()
@@ -260,12 +261,7 @@ def test_refresh_gives_a_fresh_clone_the_local_python_version(tmp_path):
 
 
 def test_refresh_leaves_edited_notebooks_and_unfiltered_clones_alone(tmp_path):
-    repo = _repo_with_filter(tmp_path)
-    path = repo / "notebooks" / "99_tiny.ipynb"
-    _tiny_notebook(path)
-    nbtools.run([path])
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "stripped notebook")
+    repo, path = _committed_tiny_notebook(tmp_path)
     edited = path.read_text().replace("print(6 * 7)", "print(6 * 8)")
     path.write_text(edited)
     nbtools.refresh([path])
@@ -283,12 +279,7 @@ def test_a_changed_notebook_is_committed_stripped(tmp_path):
     import nbformat
     from nbformat.v4 import new_markdown_cell
 
-    repo = _repo_with_filter(tmp_path)
-    path = repo / "notebooks" / "99_tiny.ipynb"
-    _tiny_notebook(path)
-    nbtools.run([path])  # committed as the course's notebooks are: the checked outputs stored
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "stripped notebook")
+    repo, path = _committed_tiny_notebook(tmp_path)
 
     executed = nbtools.execute(path, timeout=120)
     executed.cells.append(new_markdown_cell("An edit the student keeps."))

@@ -463,7 +463,8 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
     """
     import torch
 
-    from .attention import box_coverage, to_grid
+    from .attention import box_coverage
+    from .patches import token_grid
     from .probes import linear_probe
 
     check_choice(field, PROBE_FIELDS, "field")
@@ -482,7 +483,7 @@ def tower_probe(tower, image_processor, field: str = "shape", view: str = "singl
         pixels = image_processor(images=list(images), return_tensors="pt")["pixel_values"]
         with torch.no_grad():
             tokens = tower(pixel_values=pixels, output_hidden_states=True).hidden_states[layer][:, 1:]
-        grid = tuple(to_grid(tokens[0, :, 0]).shape)  # (rows, cols) of the square patch grid
+        grid = token_grid(tokens.shape[1])  # (rows, cols) of the square patch grid
         pooled = [tokens[k][box_coverage([box], images.shape[1:3], grid) > 0].mean(0) for k, box in enumerate(boxes)]
         return torch.stack(pooled), labels
 
