@@ -84,3 +84,37 @@ def test_draw_box_takes_top_left_bottom_right_like_every_box_in_vlmlab():
     with pytest.raises(ValueError, match=r"draw_box takes \(top, left, bottom, right\).*got \(2, 3, 1, 7\)"):
         draw_box(ax, 2, 3, 1, 7)
     plt.close(fig)
+
+
+def test_maps_are_drawn_over_a_grey_image_so_the_heat_is_the_only_colour():
+    """The course's map convention: heat over a greyscale copy, never over the objects' own colours."""
+    import matplotlib.pyplot as plt
+
+    from vlmlab.plotting import greyscale
+
+    green = np.zeros((8, 8, 3), np.uint8)
+    green[..., 1] = 255
+    grey = greyscale(green)
+    np.testing.assert_allclose(grey, np.full((8, 8, 3), 0.587, np.float32), atol=1e-6)  # luma of pure green
+    fig, ax = plt.subplots()
+    overlay_heatmap(ax, green, np.eye(2))
+    base = ax.images[0].get_array()
+    assert np.ptp(np.asarray(base), axis=-1).max() == 0  # every pixel underneath has R == G == B
+    plt.close(fig)
+
+
+def test_heat_colorbar_marks_the_uniform_level_or_says_it_is_off_the_scale():
+    import matplotlib.pyplot as plt
+
+    from vlmlab.plotting import heat_colorbar
+
+    fig, ax = plt.subplots()
+    im = overlay_heatmap(ax, np.zeros((8, 8, 3)), np.array([[0.0, 0.5], [0.25, 0.25]]), vmin=0, vmax=0.5)
+    bar = heat_colorbar(fig, im, ax, "attention", uniform=0.25)
+    lines = [ln for ln in bar.ax.lines if ln.get_color() == "cyan"]
+    assert len(lines) == 1 and lines[0].get_ydata()[0] == 0.25
+    assert bar.ax.get_ylabel() == "attention"
+    bar2 = heat_colorbar(fig, im, ax, "attention", uniform=0.9)  # above vmax: named, not drawn
+    assert not [ln for ln in bar2.ax.lines if ln.get_color() == "cyan"]
+    assert bar2.ax.get_ylabel() == "attention (uniform 0.9, off this scale)"
+    plt.close(fig)

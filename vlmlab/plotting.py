@@ -112,30 +112,74 @@ def draw_box(ax, top: float, left: float, bottom: float, right: float, color: st
                 bbox=dict(facecolor="black", alpha=0.5, pad=1, linewidth=0))
 
 
-def overlay_heatmap(ax, image, heat, alpha: float = 0.5, cmap: str = "inferno", title: str | None = None,
-                    vmin: float | None = None, vmax: float | None = None):
-    """Draw ``image`` with a ``(rows, cols)`` map stretched over it (one cell per patch).
+def greyscale(image) -> np.ndarray:
+    """``image`` as an ``(H, W, 3)`` grey float32 array (ITU-R 601 luma), for maps drawn over it.
 
-    The map is shown with nearest-neighbour cells, so each patch stays a
-    visible square rather than a blur. Colours span ``[vmin, vmax]``; left as
-    ``None`` they span this map's own minimum and maximum, which makes a nearly
-    uniform map look as contrasted as a sharp one. To compare several maps,
-    pass one shared ``vmin``/``vmax`` to all of them (and add a colour bar with
-    the returned image). Returns matplotlib's ``AxesImage``.
+    A heat map laid over a coloured scene mixes with it: orange heat over a
+    green cross looks olive, and nobody can tell how hot the cross is. Over a
+    grey copy the only hue on screen is the heat's.
     """
     arr = as_display_array(image)
+    luma = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.repeat(luma[..., None], 3, axis=-1)
+
+
+def overlay_heatmap(ax, image, heat, alpha: float = 0.6, cmap: str = "inferno", title: str | None = None,
+                    vmin: float | None = None, vmax: float | None = None, norm=None):
+    """Draw a greyscale copy of ``image`` with a ``(rows, cols)`` map stretched over it (one cell per patch).
+
+    The course's one convention for attention and similarity maps: the image
+    underneath is grey (:func:`greyscale`), so the heat's colour is the only
+    colour, on one colour map (``inferno``). The map is shown with
+    nearest-neighbour cells, so each patch stays a visible square rather than
+    a blur. Colours span ``[vmin, vmax]``; left as ``None`` they span this
+    map's own minimum and maximum, which makes a nearly uniform map look as
+    contrasted as a sharp one. To compare several maps, pass one shared
+    ``vmin``/``vmax`` (or one matplotlib ``norm``, e.g. ``LogNorm``) to all of
+    them and add one :func:`heat_colorbar`. Returns matplotlib's ``AxesImage``.
+    """
     if hasattr(heat, "detach"):  # a tensor, maybe bfloat16, which numpy cannot hold: float32 first
         heat = heat.detach().float().cpu().numpy()
     heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim != 2:
         raise ValueError(f"heat must be a 2-D (rows, cols) map, got shape {heat.shape}")
+    arr = greyscale(image)
+    height, width = arr.shape[:2]
+    show_image(ax, arr, title)
+    extent = (-0.5, width - 0.5, height - 0.5, -0.5)
+    if norm is not None:
+        return ax.imshow(heat, cmap=cmap, alpha=alpha, norm=norm, extent=extent, interpolation="nearest")
     vmin = float(heat.min()) if vmin is None else float(vmin)
     vmax = float(heat.max()) if vmax is None else float(vmax)
     if not vmin <= vmax:
         raise ValueError(f"vmin must be <= vmax, got vmin={vmin}, vmax={vmax}")
     if vmin == vmax:  # a constant map: one colour, not a division by zero
         vmax = vmin + 1e-12
-    height, width = arr.shape[:2]
-    show_image(ax, arr, title)
-    return ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax,
-                     extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
+    return ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax, extent=extent, interpolation="nearest")
+
+
+def heat_colorbar(fig, mappable, ax, label: str, uniform: float | None = None, uniform_label: str = "uniform",
+                  **kwargs):
+    """A colour bar for ``mappable`` with the ``uniform`` level drawn as a line a reader can see.
+
+    ``uniform`` is the value an even spread would give (``1 / N`` for
+    attention over N tokens, 0 for a cosine): cells above it drew more than
+    their share. The line is cyan, a colour ``inferno`` never uses, and is
+    named beside the bar. A level outside the bar's range is named in the
+    label instead of drawn. Other keywords go to ``fig.colorbar``. Returns the
+    ``Colorbar``.
+    """
+    kwargs.setdefault("fraction", 0.046)
+    kwargs.setdefault("pad", 0.03)
+    bar = fig.colorbar(mappable, ax=ax, **kwargs)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if uniform is not None:
+        lo, hi = bar.mappable.norm.vmin, bar.mappable.norm.vmax
+        if lo <= uniform <= hi:
+            bar.ax.axhline(uniform, color="cyan", linewidth=2.5)
+            bar.ax.annotate(f"{uniform_label} ", xy=(0, uniform), xycoords=("axes fraction", "data"), ha="right",
+                            va="center", fontsize=7, color="tab:cyan")
+        else:
+            bar.set_label(f"{label} ({uniform_label} {uniform:.3g}, off this scale)", fontsize=8)
+    return bar

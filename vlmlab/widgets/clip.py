@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import attention as att
 from .._validate import as_float_in_range
-from ..plotting import overlay_heatmap, show_image
+from ..plotting import heat_colorbar, overlay_heatmap, show_image
 
 __all__ = ["clip_attentions", "attention_explorer_figure", "attention_explorer", "default_images"]
 
@@ -94,9 +94,7 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
     axes[1].plot(peak[1] * data["image"].shape[1] / grid[1] + data["image"].shape[1] / grid[1] / 2 - 0.5,
                  peak[0] * data["image"].shape[0] / grid[0] + data["image"].shape[0] / grid[0] / 2 - 0.5,
                  marker="+", color="cyan", markersize=12, markeredgewidth=2)
-    cbar = fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.03)
-    cbar.set_label("relative weight (min-max scaled)", fontsize=8)
-    cbar.ax.tick_params(labelsize=7)
+    heat_colorbar(fig, im, axes[1], "relative weight (min-max scaled)")
     fig.subplots_adjust(left=0.02, right=0.92, top=0.88, bottom=0.04)
     return fig, dict(map=heat, peak=peak, layer=layer, head=head)
 

@@ -27,7 +27,7 @@ def answer_figure(model, processor, image, scene, question: str, vmax: float | N
     """
     import matplotlib.pyplot as plt
 
-    from ..plotting import draw_box, overlay_heatmap
+    from ..plotting import draw_box, heat_colorbar, overlay_heatmap
 
     said = toyvlm.ask(model, processor, image, question)
     truth = next((q.answer for q in grammar.questions(scene) if q.text == question), None)
@@ -35,13 +35,11 @@ def answer_figure(model, processor, image, scene, question: str, vmax: float | N
     uniform = heat.sum() / heat.size  # the level every token would get if the image's share were spread evenly
     vmax = vmax if vmax is not None else max(float(heat.max()), 3 * uniform)
     fig, ax = plt.subplots(figsize=(4.6, 4))
-    im = overlay_heatmap(ax, image, heat, alpha=0.55, vmin=0.0, vmax=vmax)
+    im = overlay_heatmap(ax, image, heat, vmin=0.0, vmax=vmax)
     for obj in scene.objects:
         top, left, bottom, right = obj.box
-        draw_box(ax, top, left, bottom, right, color="cyan", linewidth=1.2)
-    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    bar.ax.axhline(uniform, color="white", linewidth=2)
-    bar.set_label("attention of the answer's first token (white: uniform)", fontsize=8)
+        draw_box(ax, top, left, bottom, right, color="lime", linewidth=1.2)
+    heat_colorbar(fig, im, ax, "attention of the answer's first token (cyan: uniform)", uniform=uniform, pad=0.04)
     verdict = "" if truth is None else (" ✓" if said == truth else f" ✗ (truth: {truth})")
     ax.set_title(f"{question}\nanswer: {said}{verdict}", fontsize=9)
     info = dict(question=question, answer=said, truth=truth, correct=None if truth is None else said == truth,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_int_in_range, as_positive_float, as_size
-from ..plotting import draw_box, overlay_heatmap, show_image
+from ..plotting import draw_box, heat_colorbar, overlay_heatmap, show_image
 
 __all__ = ["query_attention_map", "attention_figure", "attention_viewer"]
 
@@ -84,11 +84,10 @@ def attention_figure(image, attentions, layer: int, head, query, grid, num_prefi
     if query != "cls":
         r, c = divmod(int(query), cols)
         draw_box(axes[0], r * ph, c * pw, (r + 1) * ph, (c + 1) * pw, color="cyan")
-    im = overlay_heatmap(axes[1], arr, heat, alpha=0.65, title=f"layer {layer}, head {head}: attention",
+    im = overlay_heatmap(axes[1], arr, heat, title=f"layer {layer}, head {head}: attention",
                          vmin=0.0, vmax=top)
-    cbar = fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.03)
-    cbar.ax.axhline(uniform, color="cyan", linewidth=2)  # the uniform level, 1 / (tokens)
-    cbar.set_label(f"share of the query's attention (cyan: uniform 1/{row.shape[-1]})", fontsize=8)
+    heat_colorbar(fig, im, axes[1], f"share of the query's attention (cyan: uniform 1/{row.shape[-1]})",
+                  uniform=uniform)
     fig.tight_layout()
     r_max, c_max = np.unravel_index(int(heat.argmax()), heat.shape)
     info = dict(map=heat, argmax=(int(r_max), int(c_max)), cls_weight=float(row[0]), uniform=uniform, vmax=top)
