@@ -506,3 +506,56 @@ def test_tile_planner_widget_uses_two_tiles_at_least_for_llava_next():
     assert box.info["pictures"] == 3  # base image + 2 crops
     with pytest.raises(TypeError, match="images must be a dict"):
         tile_planner([random_image(10, 10)])
+
+
+def test_edge_crossings_find_a_stroke_cut_by_a_tile_edge():
+    from vlmlab.widgets.tiling import edge_crossings
+
+    canvas = np.full((32, 64, 3), 255, dtype=np.uint8)  # white, exactly a 1x2 grid of 32-px InternVL tiles
+    canvas[10:13, 20:45] = 0  # a black stroke across the vertical edge at x = 32, rows 10..12
+    canvas[20, 2:30] = 0  # a stroke that stays inside the first tile
+    plan = plan_tiles(Image.fromarray(canvas), "internvl", tile_size=32, max_tiles=2)
+    assert plan.grid == (1, 2) and plan.resized == (32, 64)  # no resize: the strokes stay where they were drawn
+    (edge,) = edge_crossings(plan)
+    assert edge["axis"] == "vertical" and edge["at"] == 32
+    assert edge["crossings"].tolist() == [10, 11, 12]
+    # a horizontal edge (2x1 grid), and LLaVA-NeXT's black padding is not counted as ink
+    tall = np.full((64, 20, 3), 255, dtype=np.uint8)
+    tall[25:40, 7] = 0  # a vertical stroke across y = 32, column 7
+    plan = plan_tiles(Image.fromarray(tall), "llava-next", tile_size=32, max_tiles=2)
+    assert plan.grid == (2, 1) and plan.padding_pixels > 0
+    (edge,) = edge_crossings(plan)
+    top, left = plan.offset
+    scale = plan.resized[1] / 20
+    assert edge["axis"] == "horizontal" and edge["at"] == 32
+    assert len(edge["crossings"]) >= 1 and all(left <= c < left + plan.resized[1] for c in edge["crossings"])
+    assert abs(edge["crossings"].mean() - (left + 7.5 * scale)) < 2 * scale  # where the stroke is, not the padding
+
+
+def test_plans_to_scale_figure_draws_every_canvas_at_one_scale():
+    import matplotlib.pyplot as plt
+
+    from vlmlab.widgets.tiling import plans_to_scale_figure
+
+    images = {"small": random_image(40, 40), "wide": random_image(50, 200)}
+    plans = {(n, m): plan_tiles(im, m, tile_size=32) for n, im in images.items() for m in ("naive", "internvl")}
+    fig = plans_to_scale_figure(plans, images, ["naive", "internvl"], gap=8)
+    try:
+        fig.canvas.draw()
+        axes = fig.axes
+        assert len(axes) == 4
+        inch_per_px = set()
+        for ax in axes:
+            box = ax.get_position()  # figure fraction
+            width_in = box.width * fig.get_figwidth()
+            height_in = box.height * fig.get_figheight()
+            x0, x1 = ax.get_xlim()
+            y1, y0 = ax.get_ylim()
+            inch_per_px |= {round(width_in / (x1 - x0), 6), round(height_in / (y1 - y0), 6)}
+        assert len(inch_per_px) == 1  # one scale, both ways, in every panel
+        # the small square's InternVL plan has no thumbnail; the wide image's has one, drawn at 32 px
+        drawn = [len(ax.images) for ax in axes]
+        assert drawn == [2, 2, 1, 2]  # rows naive, internvl; columns small, wide
+        assert "one pixel scale" in fig.get_suptitle()
+    finally:
+        plt.close(fig)

@@ -21,7 +21,7 @@ Two ways to run a CLIP-style encoder on more pixels than it was trained on:
   the new ``(H/p, W/p)`` grid **in 2-D** (bicubic, as
   ``transformers.models.clip.modeling_clip.CLIPVisionEmbeddings.interpolate_pos_encoding``
   and ``vlmlab.posembed.interpolate_pos_embed`` do). Each image gives its own
-  number of tokens; ``pad_batch`` stacks them with a padding mask.
+  number of tokens; ``pad_batch`` stacks variable-length sequences with a padding mask.
 
 A common first implementation of a dynamic-resolution CLIP goes wrong in
 three ways. It *adds* a second, randomly initialised position table on top of
@@ -218,10 +218,14 @@ class DynamicResolutionEncoder(nn.Module):
 
 
 def pad_batch(features, pad_value: float = 0.0):
-    """Stack variable-length ``(N_i, D)`` features: ``(padded (B, N_max, D), mask (B, N_max) bool)``.
+    """Stack variable-length ``(N_i, D)`` sequences: ``(padded (B, N_max, D), mask (B, N_max) bool)``.
 
     ``mask[b, n]`` is True where ``padded[b, n]`` is a real token, False on
     padding (at the end of each row), the convention of an attention mask.
+    In a VLM the sequences padded this way are the language model's inputs,
+    text and image tokens spliced together; Qwen2-VL's vision tower instead
+    packs all images' patches into one sequence and keeps attention inside
+    each image with cumulative lengths (``cu_seqlens``), without padding.
     """
     if not isinstance(features, (list, tuple)):
         raise TypeError(f"features must be a list of (N_i, D) tensors, got {type(features).__name__}")

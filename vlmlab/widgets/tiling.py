@@ -2,6 +2,9 @@
 
 Pure function :func:`tile_plan_figure` (tested, and driven by notebook 06's
 last cell); :func:`tile_planner` is the ipywidgets shell around it.
+:func:`plans_to_scale_figure` draws several plans side by side at one pixel
+scale, and :func:`edge_crossings` finds where tile edges cut through ink
+(text split between two tiles).
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 from .._validate import as_positive_int, check_choice
 from ..plotting import draw_box, draw_grid, show_image
 
-__all__ = ["DEFAULT_TILE", "plan_summary", "tile_plan_figure", "tile_planner", "tiling_canvas"]
+__all__ = ["DEFAULT_TILE", "edge_crossings", "plan_summary", "plans_to_scale_figure", "tile_plan_figure", "tile_planner",
+           "tiling_canvas"]
 
 
 def plan_summary(plan, patch_size: int = 14) -> dict:
@@ -111,6 +115,110 @@ def tiling_canvas(plan):
     for n, tile in enumerate(plan.tiles):
         canvas.paste(tile, ((n % cols) * t, (n // cols) * t))
     return canvas
+
+
+def edge_crossings(plan, dark: int = 128, reach: int = 3) -> list[dict]:
+    """Where dark strokes (text, lines) run across the inner tile edges of ``plan``'s canvas.
+
+    Each tile is encoded on its own, so a glyph that an edge cuts is seen as
+    two halves by two tiles. For every inner edge, the positions along it
+    (rows of a vertical edge, columns of a horizontal one) where a pixel darker
+    than ``dark`` (0..255 luma) lies within ``reach`` pixels on *both* sides of
+    the edge, inside the image's area (padding is not counted). Returns a list of
+    ``dict(axis="vertical" | "horizontal", at=first pixel of the next tile,
+    crossings=int numpy array)``, vertical edges first.
+    """
+    import numpy as np
+
+    dark = int(dark)
+    reach = as_positive_int(reach, "reach")
+    luma = np.asarray(tiling_canvas(plan).convert("L"))  # (H, W) uint8
+    (top, left), (h, w) = plan.offset, plan.resized
+    inked = luma[top:top + h, left:left + w] < dark  # the image's area only
+    rows, cols = plan.grid
+    t = plan.tile_size
+    found = []
+    for c in range(1, cols):
+        at = c * t - left
+        both = inked[:, max(at - reach, 0):at].any(1) & inked[:, at:at + reach].any(1)
+        found.append(dict(axis="vertical", at=c * t, crossings=np.flatnonzero(both) + top))
+    for r in range(1, rows):
+        at = r * t - top
+        both = inked[max(at - reach, 0):at].any(0) & inked[at:at + reach].any(0)
+        found.append(dict(axis="horizontal", at=r * t, crossings=np.flatnonzero(both) + left))
+    return found
+
+
+def _scale_label(plan) -> str:
+    """How the image's content was resized onto the canvas: one factor, or height and width apart when stretched."""
+    (h0, w0), (h1, w1) = plan.image_size, plan.resized
+    sh, sw = h1 / h0, w1 / w0
+    return f"resized x{sh:.2f}" if abs(sh / sw - 1) < 0.01 else f"resized x{sh:.2f} (h), x{sw:.2f} (w)"
+
+
+def plans_to_scale_figure(plans: dict, names, methods, gap: int = 96, width: float = 14.0):
+    """Every plan's canvas and its thumbnail (or base image), all drawn at one scale: one inch is the same pixels.
+
+    ``plans``: ``(name, method) -> tiling.TilePlan``; rows are ``methods``,
+    columns ``names``. Each panel shows the canvas cut into tiles (yellow grid,
+    grey outline) and, ``gap`` pixels to its right, the extra whole-image
+    picture at its own size, so a canvas larger than another, or a thumbnail
+    beside a large canvas, looks it. The panel title gives the grid and how much
+    the image was resized (above 1: upscaled). Returns the figure, ``width``
+    inches wide.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    names, methods = list(names), list(methods)
+
+    def extent(plan):  # (height, width) in pixels of canvas + thumbnail
+        extra = plan.thumbnail.width + gap if plan.thumbnail is not None else 0
+        tall = max(plan.canvas[0], plan.thumbnail.height if plan.thumbnail is not None else 0)
+        return tall, plan.canvas[1] + extra
+
+    col_px = [max(extent(plans[n, m])[1] for m in methods) + gap for n in names]
+    row_px = [max(extent(plans[n, m])[0] for n in names) for m in methods]
+    label_in, title_in, head_in = 0.9, 0.42, 0.75  # row labels, panel titles, suptitle + column heads
+    inch_per_px = (width - label_in) / sum(col_px)
+    height = head_in + sum(title_in + r * inch_per_px for r in row_px) + 0.1
+    fig = plt.figure(figsize=(width, height))
+    y = height - head_in
+    for i, method in enumerate(methods):
+        y -= title_in + row_px[i] * inch_per_px
+        fig.text(0.1 / width, (y + row_px[i] * inch_per_px / 2) / height, method, rotation=90, va="center",
+                 fontsize=10, fontweight="bold")
+        x = label_in
+        for j, name in enumerate(names):
+            plan = plans[name, method]
+            ax = fig.add_axes([x / width, y / height, col_px[j] * inch_per_px / width, row_px[i] * inch_per_px / height])
+            ax.set_xlim(0, col_px[j])
+            ax.set_ylim(row_px[i], 0)
+            ax.set_aspect("auto")  # the box already has the data's proportions: one scale everywhere
+            ax.axis("off")
+            ch, cw = plan.canvas
+            ax.imshow(tiling_canvas(plan), extent=(0, cw, ch, 0), interpolation="antialiased")
+            rows, cols = plan.grid
+            for r in range(1, rows):
+                ax.plot([0, cw], [r * ch / rows] * 2, color="yellow", linewidth=0.8)
+            for c in range(1, cols):
+                ax.plot([c * cw / cols] * 2, [0, ch], color="yellow", linewidth=0.8)
+            ax.add_patch(Rectangle((0, 0), cw, ch, fill=False, edgecolor="grey", linewidth=0.6))
+            if plan.thumbnail is not None:
+                tw, th = plan.thumbnail.width, plan.thumbnail.height
+                ax.imshow(plan.thumbnail, extent=(cw + gap, cw + gap + tw, th, 0), interpolation="antialiased")
+                ax.add_patch(Rectangle((cw + gap, 0), tw, th, fill=False, edgecolor="grey", linewidth=0.6))
+                label = "base" if plan.method == "llava-next" else "thumb"
+                ax.text(cw + gap + tw / 2, th, label, ha="center", va="top", fontsize=7, color="tab:blue")
+            ax.text(0, -8, f"{rows}x{cols} grid\n{_scale_label(plan)}", fontsize=7, va="bottom", ha="left")
+            if i == 0:
+                h0, w0 = plan.image_size
+                fig.text((x + 0.02) / width, (height - head_in + 0.08) / height, f"{name} ({h0}x{w0})", fontsize=10,
+                         fontweight="bold", va="bottom")
+            x += col_px[j] * inch_per_px
+    fig.suptitle("Each method's canvas (yellow: tile edges) and its extra whole-image picture, all at one pixel scale",
+                 fontsize=11, y=1 - 0.12 / height, va="top")
+    return fig
 
 
 def tile_planner(images: dict, tile_sizes=("method's own", 224, 336, 448), patch_size: int = 14):
