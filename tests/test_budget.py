@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from vlmlab import budget
-from vlmlab.budget import FAMILIES, token_budget
+from vlmlab.budget import FAMILIES, RELEASED_SIZES, image_cost, kv_cache_bytes, token_budget
 
 from helpers import llava_next_processor, random_image, random_sizes
 from processors import written
@@ -169,3 +169,69 @@ def test_budget_explorer_redraws_on_a_slider_change():
     assert box.info["qwen2-vl"].image_size == (300, 4000)
     assert box.info["qwen2-vl"].tokens == token_budget((300, 4000), "qwen2-vl").tokens
     plt.close("all")
+
+
+# ---------------------------------------------------------------------------
+# Costs besides tokens: KV cache and encoder FLOPs (notebook 09)
+# ---------------------------------------------------------------------------
+
+def test_kv_cache_bytes_hand_worked():
+    # LLaVA-1.5-7B: 576 positions x 2 (key, value) x 32 layers x 32 kv heads x 128 x 2 bytes = 288 MiB
+    assert kv_cache_bytes(576, num_layers=32, num_kv_heads=32, head_dim=128) == 576 * 2 * 32 * 32 * 128 * 2 == 288 * 2**20
+    # grouped-query attention: 8 kv heads instead of 32 keep a quarter
+    assert kv_cache_bytes(10, 32, 8, 128) * 4 == kv_cache_bytes(10, 32, 32, 128)
+    assert kv_cache_bytes(0, 32, 8, 128) == 0
+    with pytest.raises(ValueError, match="num_tokens"):
+        kv_cache_bytes(-1, 32, 8, 128)
+    with pytest.raises(ValueError, match="num_kv_heads"):
+        kv_cache_bytes(5, 32, 0, 128)
+
+
+def test_kv_cache_bytes_equals_what_a_transformers_decoder_keeps():
+    """A tiny Mistral (grouped-query attention, odd sizes) reads 7 tokens: its cache holds exactly that many bytes."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    config = MistralConfig(vocab_size=50, hidden_size=36, intermediate_size=20, num_hidden_layers=3,
+                           num_attention_heads=6, num_key_value_heads=2, head_dim=6)
+    model = MistralForCausalLM(config).eval()
+    with torch.no_grad():
+        out = model(torch.arange(7)[None], use_cache=True)
+    cache = out["cache"] if "cache" in out else out["past_key_values"]
+    held = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers)
+    assert held == kv_cache_bytes(7, num_layers=3, num_kv_heads=2, head_dim=6, bytes_per_value=4)  # float32
+
+
+def test_released_llm_sizes_equal_the_transformers_defaults_their_configs_rely_on():
+    """llava-hf's text_configs leave these fields out, so transformers' defaults are the released numbers."""
+    from transformers import LlamaConfig, MistralConfig
+
+    for family, config in [("llava-1.5", LlamaConfig()), ("llava-next", MistralConfig())]:
+        llm = RELEASED_SIZES[family].llm
+        assert llm["num_layers"] == config.num_hidden_layers
+        assert llm["num_kv_heads"] == config.num_key_value_heads
+        assert llm["head_dim"] == config.hidden_size // config.num_attention_heads
+    assert set(RELEASED_SIZES) <= set(FAMILIES)
+
+
+def test_image_cost_hand_worked():
+    from vlmlab.patches import vit_flops
+
+    clip_l = dict(patch_size=14, embed_dim=1024, num_layers=24, mlp_ratio=4.0)
+    one = image_cost((480, 640), "llava-1.5")  # any size: one 336-px centre crop
+    assert (one.pictures, one.tokens, one.positions) == (1, 576, 576)
+    assert one.encoder_flops == vit_flops(336, **clip_l)["total"]
+    assert one.kv_bytes == kv_cache_bytes(576, 32, 32, 128)
+    # InternVL2 on a wide chart: 2 x 6 tiles + a thumbnail, each a 448-px InternViT pass; <img> </img> take positions
+    wide = image_cost((700, 2400), "internvl2")
+    assert wide.pictures == 13 and wide.encoder_flops == 13 * vit_flops(448, **clip_l)["total"]
+    assert wide.positions == wide.tokens + 2 and wide.kv_bytes == kv_cache_bytes(wide.positions, 32, 8, 128)
+    # Qwen2-VL: one pass over the whole resized image, no CLS, two frames per patch (temporal_patch_size 2)
+    qwen = image_cost((700, 2400), "qwen2-vl")
+    resized = token_budget((700, 2400), "qwen2-vl").resized
+    per_pass = vit_flops(resized, 14, embed_dim=1280, num_layers=32, mlp_ratio=4.0, in_channels=6, cls_token=False)
+    assert qwen.pictures == 1 and qwen.encoder_flops == per_pass["total"]
+    assert per_pass["tokens"] == 4 * qwen.tokens  # every 2x2 patches -> one LLM token
+    assert qwen.kv_bytes_per_position == 2 * 28 * 4 * 128 * 2
+    with pytest.raises(ValueError, match="family"):
+        image_cost((700, 2400), "pixtral")  # no released sizes recorded for it

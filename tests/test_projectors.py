@@ -476,8 +476,14 @@ def test_widget_summary_and_figures():
             assert info["maps"].shape == (3, 4, 6)
     trained = Resampler(C, D, num_queries=2, num_heads=4).eval()
     fig, info = wp.projector_figure("resampler", grid=GRID, resampler=trained, features=features(batch=1))
-    plt.close(fig)
     torch.testing.assert_close(torch.from_numpy(info["maps"]).sum((1, 2)), torch.ones(2))
+    # the map convention: every map on one scale from 0, one colour bar with the even spread (1/N) in cyan
+    maps_drawn = [ax.images[-1] for ax in fig.axes[1:3]]
+    assert {im.norm.vmin for im in maps_drawn} == {0.0} and len({im.norm.vmax for im in maps_drawn}) == 1
+    assert maps_drawn[0].norm.vmax >= info["maps"].max()
+    cyan = [line for line in info["colorbar"].ax.lines if line.get_color() == "cyan"]
+    assert len(cyan) == 1 and cyan[0].get_ydata()[0] == pytest.approx(1 / (GRID[0] * GRID[1]))
+    plt.close(fig)
     fig, info = wp.token_grid_figure((4, 4), 2, mode="pixel_shuffle")
     plt.close(fig)
     assert info["blocks"][0] == [0, 1, 4, 5]

@@ -28,6 +28,14 @@ setting that would leave no tokens at all.
     1222
     >>> token_budget((336, 336), "llava-1.5").tokens
     576
+
+Tokens are one cost; ``image_cost`` adds the two others, from the released
+encoder's and language model's configs (``RELEASED_SIZES``): the encoder's
+FLOPs over every picture, and the key-value cache the image's positions fill
+in the LLM (``kv_cache_bytes``).
+
+    >>> kv_cache_bytes(576, num_layers=32, num_kv_heads=32, head_dim=128) // 2**20   # LLaVA-1.5-7B, MiB
+    288
 """
 
 from __future__ import annotations
@@ -38,8 +46,8 @@ from . import families, tiling
 from ._validate import as_positive_int, as_size, check_choice
 from .dynamic import QWEN2_VL_MAX_PIXELS as QWEN2_VL_CLASS_DEFAULT_MAX_PIXELS
 
-__all__ = ["FAMILIES", "QWEN2_VL_CLASS_DEFAULT_MAX_PIXELS", "Family", "TokenBudget", "budget_table",
-           "format_table", "token_budget"]
+__all__ = ["FAMILIES", "QWEN2_VL_CLASS_DEFAULT_MAX_PIXELS", "RELEASED_SIZES", "Family", "ImageCost", "ReleasedSizes",
+           "TokenBudget", "budget_table", "format_table", "image_cost", "kv_cache_bytes", "token_budget"]
 
 # QWEN2_VL_CLASS_DEFAULT_MAX_PIXELS: ``Qwen2VLImageProcessor()``'s own default (``size["longest_edge"]`` =
 # 28*28*1280 = 1,003,520 pixels, at most 1280 tokens). The released checkpoints override it with 12,845,056
@@ -365,3 +373,117 @@ def format_table(rows) -> str:
     out = [fmt.format(*header).rstrip(), fmt.format(*("-" * w for w in widths))]
     out += [fmt.format(*line).rstrip() for line in lines]
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# What an image costs besides its tokens: encoder work and KV-cache memory
+# ---------------------------------------------------------------------------
+
+
+def kv_cache_bytes(num_tokens: int, num_layers: int, num_kv_heads: int, head_dim: int,
+                   bytes_per_value: int = 2) -> int:
+    """Bytes of keys and values a decoder keeps for ``num_tokens`` positions.
+
+    ``2 × num_layers × num_kv_heads × head_dim × bytes_per_value × num_tokens``:
+    every layer stores one key and one value vector per key-value head and
+    position (16-bit values by default). With grouped-query attention
+    (``num_kv_heads`` < attention heads) several query heads share one key-value
+    head, and the cache shrinks by that factor (Ainslie et al. 2023, "GQA",
+    https://arxiv.org/abs/2305.13245).
+
+        >>> kv_cache_bytes(1, num_layers=32, num_kv_heads=8, head_dim=128)   # one position in Mistral-7B
+        131072
+    """
+    values = [as_positive_int(v, n) for v, n in [(num_layers, "num_layers"), (num_kv_heads, "num_kv_heads"),
+                                                 (head_dim, "head_dim"), (bytes_per_value, "bytes_per_value")]]
+    if isinstance(num_tokens, bool) or not isinstance(num_tokens, int) or num_tokens < 0:
+        raise ValueError(f"num_tokens must be an int >= 0, got {num_tokens!r}")
+    layers, kv_heads, head_dim, nbytes = values
+    return 2 * layers * kv_heads * head_dim * nbytes * num_tokens
+
+
+@dataclass(frozen=True)
+class ReleasedSizes:
+    """A family's released vision encoder and language model, in the numbers their configs give.
+
+    ``encoder``: keyword arguments of ``vlmlab.patches.vit_flops`` (``patch_size``,
+    ``embed_dim``, ``num_layers``, ``mlp_ratio``, ``in_channels``, ``cls_token``)
+    for one forward pass of the vision tower; ``llm``: ``num_layers``,
+    ``num_kv_heads`` and ``head_dim`` of the language model (``head_dim`` =
+    ``hidden_size / num_attention_heads``); ``source``: the config fields.
+    """
+
+    family: str
+    checkpoint: str
+    encoder: dict
+    llm: dict
+    source: str
+
+
+_CLIP_L14 = dict(patch_size=14, embed_dim=1024, num_layers=24, mlp_ratio=4.0, in_channels=3, cls_token=True)
+
+RELEASED_SIZES: dict[str, ReleasedSizes] = {s.family: s for s in [
+    ReleasedSizes("llava-1.5", "llava-hf/llava-1.5-7b-hf", _CLIP_L14,
+                  dict(num_layers=32, num_kv_heads=32, head_dim=128),
+                  "vision_config (CLIP ViT-L/14-336): hidden_size 1024, intermediate_size 4096, num_hidden_layers 24; "
+                  "text_config (Vicuna-7B v1.5, llama): hidden_size 4096, 32 layers, 32 heads and "
+                  "num_key_value_heads unset, i.e. 32 (LlamaConfig's defaults)"),
+    ReleasedSizes("llava-next", "llava-hf/llava-v1.6-mistral-7b-hf", _CLIP_L14,
+                  dict(num_layers=32, num_kv_heads=8, head_dim=128),
+                  "vision_config as LLaVA-1.5; text_config (Mistral-7B-Instruct-v0.2): num_key_value_heads 8, "
+                  "hidden_size 4096, 32 layers, 32 heads (MistralConfig's defaults)"),
+    ReleasedSizes("internvl2", "OpenGVLab/InternVL2-8B",
+                  dict(patch_size=14, embed_dim=1024, num_layers=24, mlp_ratio=4.0, in_channels=3, cls_token=True),
+                  dict(num_layers=32, num_kv_heads=8, head_dim=128),
+                  "vision_config (InternViT-300M-448px): hidden_size 1024, intermediate_size 4096, "
+                  "num_hidden_layers 24; llm_config (internlm2_5-7b-chat): hidden_size 4096, "
+                  "num_hidden_layers 32, num_attention_heads 32, num_key_value_heads 8"),
+    ReleasedSizes("qwen2-vl", "Qwen/Qwen2-VL-7B-Instruct",
+                  dict(patch_size=14, embed_dim=1280, num_layers=32, mlp_ratio=4.0, in_channels=6, cls_token=False),
+                  dict(num_layers=28, num_kv_heads=4, head_dim=128),
+                  "vision_config: depth 32, embed_dim 1280, mlp_ratio 4, patch_size 14, temporal_patch_size 2 "
+                  "(an image is two identical frames: 3 x 2 input channels per patch), no CLS; text: "
+                  "hidden_size 3584, num_hidden_layers 28, num_attention_heads 28, num_key_value_heads 4"),
+]}
+
+
+@dataclass(frozen=True)
+class ImageCost:
+    """One image in one released model: its tokens, the encoder's work and the KV cache they fill.
+
+    ``positions``: the image's places in the LLM's sequence (placeholders +
+    markers), each of which takes one KV-cache entry; ``encoder_flops``: matrix
+    products of the vision tower over all ``pictures`` (``vlmlab.patches.vit_flops``);
+    ``kv_bytes``: ``kv_cache_bytes(positions, ...)`` in 16-bit values.
+    """
+
+    family: str
+    checkpoint: str
+    tokens: int
+    positions: int
+    pictures: int
+    encoder_flops: int
+    kv_bytes: int
+    kv_bytes_per_position: int
+
+
+def image_cost(image_size, family: str) -> ImageCost:
+    """Tokens, encoder FLOPs and KV-cache bytes of an ``image_size = (height, width)`` image in ``family``'s release.
+
+    ``family`` is one of ``RELEASED_SIZES`` (the released checkpoints'
+    numbers, with ``FAMILIES``' processor presets). Each picture the encoder
+    reads is ``patch_grid × patch_size`` pixels: one tile (LLaVA, InternVL) or
+    the whole resized image (Qwen2-VL, whose vision tower attends over all its
+    patches at once). Pure arithmetic, like ``token_budget``.
+    """
+    from .patches import vit_flops
+
+    check_choice(family, RELEASED_SIZES, "family")
+    sizes = RELEASED_SIZES[family]
+    b = token_budget(image_size, family)
+    picture = tuple(n * b.patch_size for n in b.patch_grid)            # (height, width) of each picture
+    per_picture = vit_flops(picture, **sizes.encoder)["total"]
+    per_position = kv_cache_bytes(1, **sizes.llm)
+    return ImageCost(family=family, checkpoint=sizes.checkpoint, tokens=b.tokens, positions=b.context_tokens,
+                     pictures=b.tiles, encoder_flops=b.tiles * per_picture,
+                     kv_bytes=per_position * b.context_tokens, kv_bytes_per_position=per_position)

@@ -133,16 +133,18 @@ def projector_figure(name: str = "resampler", image=None, grid=(8, 8), vision_di
     patches that go in. Right: what comes out — the same grid (linear / MLP,
     one token per patch), the merged grid (pixel shuffle, patch merger), or,
     for ``"resampler"``, the cross-attention map of each query (mean over
-    heads). Give a trained ``resampler`` and the image's ``features (1, N, C)``
-    to see where trained queries look; without them the maps come from an
-    untrained resampler on random features (and say so).
+    heads), drawn over a grey copy of the image on one shared scale, with one
+    colour bar that marks an even spread (``1 / N``) in cyan. Give a trained
+    ``resampler`` and the image's ``features (1, N, C)`` to see where trained
+    queries look; without them the maps come from an untrained resampler on
+    random features (and say so).
 
     Returns ``(fig, info)`` with ``info`` = :func:`projector_summary`'s dict, plus
-    ``maps`` (``(Q, rows, cols)`` numpy array) for the resampler.
+    ``maps`` (``(Q, rows, cols)`` numpy array) and ``colorbar`` for the resampler.
     """
     import matplotlib.pyplot as plt
 
-    from ..plotting import draw_grid, overlay_heatmap, show_image
+    from ..plotting import draw_grid, heat_colorbar, overlay_heatmap, show_image
     from ..projectors import Resampler
 
     check_choice(name, EXPLORER_PROJECTORS, "name")
@@ -177,10 +179,15 @@ def projector_figure(name: str = "resampler", image=None, grid=(8, 8), vision_di
         maps = _resampler_maps(resampler, features, grid).numpy()
         info["maps"] = maps
         shown = min(len(maps), max_maps)
-        fig, axes = plt.subplots(1, 1 + shown, figsize=(2.8 * (1 + shown), 3.2), squeeze=False)
+        uniform = 1.0 / (grid[0] * grid[1])  # the weight of each patch if a query spread its attention evenly
+        vmax = max(float(maps[:shown].max()), 2 * uniform)  # one scale for every map shown
+        fig, axes = plt.subplots(1, 1 + shown, figsize=(2.8 * (1 + shown) + 0.8, 3.2), squeeze=False,
+                                 layout="constrained")  # room for the shared colour bar
         axes = axes[0]
         for q in range(shown):
-            overlay_heatmap(axes[1 + q], arr, maps[q], alpha=0.6, title=f"query {q}: attention")
+            im = overlay_heatmap(axes[1 + q], arr, maps[q], alpha=0.6, vmin=0.0, vmax=vmax, title=f"query {q}")
+        info["colorbar"] = heat_colorbar(fig, im, axes[1:].tolist(), "attention weight (one scale)", uniform=uniform,
+                                         uniform_label=f"even 1/{grid[0] * grid[1]}")
         fig.suptitle(f"resampler {vision_dim} → {llm_dim}: {info['tokens_in']} patches → {info['tokens_out']} tokens, "
                      f"{info['parameters']:,} parameters ({note})", fontsize=10)
     else:
@@ -195,7 +202,8 @@ def projector_figure(name: str = "resampler", image=None, grid=(8, 8), vision_di
     show_image(axes[0], arr)
     draw_grid(axes[0], size, grid, color="white", linewidth=0.5)
     axes[0].set_title(f"{info['tokens_in']} patches in ({grid[0]}×{grid[1]})", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    if name != "resampler":  # the resampler's figure lays itself out (constrained), colour bar included
+        fig.tight_layout(rect=(0, 0, 1, 0.92))
     return fig, info
 
 
