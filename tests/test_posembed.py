@@ -7,10 +7,13 @@ import torch
 
 from vlmlab.posembed import (
     apply_rope_2d,
+    channel_pairs,
     cosine_similarity_map,
     interpolate_pos_embed,
+    relayout,
     rope_2d,
     rope_2d_position_ids,
+    shift_sincos,
     sincos_1d,
     sincos_2d,
 )
@@ -52,6 +55,61 @@ def test_sincos_2d_layout_columns_first():
     w = torch.tensor([1 / 10000 ** (k / (dim / 4)) for k in range(dim // 4)])
     code = lambda p: torch.cat([torch.sin(p * w), torch.cos(p * w)])  # noqa: E731
     torch.testing.assert_close(table[6], torch.cat([code(2.0), code(1.0)]))
+
+
+# ---- channel layouts ------------------------------------------------------------------
+
+def test_channel_pairs_both_layouts():
+    assert channel_pairs(6, "interleaved").tolist() == [[0, 1], [2, 3], [4, 5]]
+    assert channel_pairs(6, "halves").tolist() == [[0, 3], [1, 4], [2, 5]]
+    with pytest.raises(ValueError, match=r"layout must be one of \['halves', 'interleaved'\], got 'blocks'"):
+        channel_pairs(6, "blocks")
+    with pytest.raises(ValueError, match="dim must be even"):
+        channel_pairs(5, "halves")
+
+
+@pytest.mark.parametrize("n, width", [(7, 8), (12, 20)])
+def test_relayout_turns_the_transformer_table_into_maes_block(n, width):
+    # MAE's 1-D block of width C uses w_k = 1/10000**(k/(C/2)) = 1/10000**(2k/C), the Transformer's frequencies:
+    # the same numbers, [sin | cos] instead of interleaved. transformers' MAE table on a 1 x n grid holds the
+    # column's block in its first half (after the swap in _mae_reference), of width `width` for dim 2 * width.
+    blocks = relayout(sincos_1d(n, width), "interleaved", "halves")
+    torch.testing.assert_close(blocks, _mae_reference(1, n, 2 * width, False)[:, :width], atol=1e-6, rtol=0)
+    assert torch.equal(relayout(blocks, "halves", "interleaved"), sincos_1d(n, width))  # and back, exactly
+
+
+def test_relayout_keeps_every_dot_product():
+    table = torch.randn(9, 12)
+    moved = relayout(table, "halves", "interleaved")
+    assert not torch.equal(moved, table)
+    torch.testing.assert_close(moved @ moved.T, table @ table.T)  # a similarity map cannot tell the layouts apart
+
+
+def test_shift_sincos_moves_rows_only_in_their_own_layout():
+    table, d = sincos_1d(30, 16), 4
+    torch.testing.assert_close(shift_sincos(table[:-d], d), table[d:], atol=1e-6, rtol=0)  # PE(p + d) from PE(p)
+    halves = relayout(table, "interleaved", "halves")
+    torch.testing.assert_close(shift_sincos(halves[:-d], d, "halves"), halves[d:], atol=1e-6, rtol=0)
+    wrong = shift_sincos(table[:-d], d, "halves")  # an interleaved table, paired as [sin | cos]
+    assert (wrong - table[d:]).abs().max() > 0.5
+    torch.testing.assert_close(wrong.norm(dim=-1), table[:-d].norm(dim=-1))  # still a rotation, of the wrong pairs
+
+
+def test_rotary_layouts_are_one_rotation_with_channels_reordered():
+    # GPT-J rotates RoFormer's adjacent pairs (rotate_every_two); Qwen2-VL / HF rotate_half pairs (i, i + D/2).
+    # The same angles applied in each layout give the same vectors, up to relayout.
+    from transformers.models.gptj.modeling_gptj import apply_rotary_pos_emb, rotate_every_two
+    from vlmlab.posembed import rotate_half
+
+    head_dim, n = 16, 12
+    cos, sin = rope_2d((3, 4), head_dim)  # (N, D), halves layout: the D/2 angles, repeated once
+    q = torch.randn(1, n, 1, head_dim)  # GPT-J's layout (B, N, heads, D), interleaved channels
+    gptj = apply_rotary_pos_emb(q, sin[None, :, : head_dim // 2], cos[None, :, : head_dim // 2])
+    ours = apply_rope_2d(relayout(q[0, :, 0], "interleaved", "halves"), cos, sin)
+    torch.testing.assert_close(relayout(ours, "halves", "interleaved"), gptj[0, :, 0])
+    x = torch.randn(2, 5, 1, head_dim)
+    torch.testing.assert_close(relayout(rotate_half(relayout(x, "interleaved", "halves")), "halves", "interleaved"),
+                               rotate_every_two(x))
 
 
 def _hf_clip_embeddings(image_size=32, patch_size=4, hidden=24):
@@ -213,3 +271,31 @@ def test_cosine_similarity_map_bad_types():
         cosine_similarity_map(table.numpy(), (2, 2))
     with pytest.raises(TypeError, match="num_prefix_tokens must be an int"):
         interpolate_pos_embed(torch.randn(5, 4), (3, 3), num_prefix_tokens=1.0)
+
+
+# ---- the similarity figures of notebook 03 (vlmlab.widgets.posembed) ------------------
+
+def test_similarity_maps_figure_follows_each_patch_to_the_other_grids():
+    import matplotlib.pyplot as plt
+
+    from vlmlab.widgets.posembed import follow_patch, similarity_maps_figure
+
+    small, wide = sincos_2d((3, 4), 16), sincos_2d((6, 12), 16)  # a 3 x 4 table and a grid twice as tall, 3x as wide
+    fig, info = similarity_maps_figure([("small", small, (3, 4)), ("wide", wide, (6, 12))], [(0, 0), (2, 3)])
+    assert len(fig.axes) == 2 * 2 + 1  # four maps and one shared colour bar
+    # a patch's centre (r + 0.5, c + 0.5) scaled to the new grid: (0, 0) -> (1, 1), (2, 3) -> (5, 10)
+    assert info["patches"] == [[(0, 0), (2, 3)], [(1, 1), (5, 10)]]
+    assert follow_patch(2, 3, (3, 4), (6, 12)) == (5, 10)
+    assert torch.equal(torch.from_numpy(info["maps"][1][1]), cosine_similarity_map(wide, (6, 12), 5 * 12 + 10))
+    assert info["maps"][1][1][5, 10] == pytest.approx(1.0)  # each map holds its own patch at similarity 1
+    with pytest.raises(ValueError, match=r"row must be in \[0, 2\] \(a row of the first table's 3x4 grid\), got 3"):
+        similarity_maps_figure([("small", small, (3, 4))], [(3, 0)])
+    plt.close("all")
+
+
+def test_similarity_norm_puts_half_the_colours_above_one_half():
+    from vlmlab.widgets.posembed import similarity_norm
+
+    norm = similarity_norm()
+    assert [float(norm(v)) for v in (-1.0, 0.5, 1.0)] == [0.0, 0.5, 1.0]
+    assert float(norm(0.0)) == pytest.approx(1 / 3)  # -1 .. 0.5 spans the lower half linearly

@@ -12,6 +12,14 @@ ViT cannot tell a shuffled image from the original. Four ways to add it:
   ``q . k`` depends only on the offset between two patches: :func:`rope_2d`,
   :func:`apply_rope_2d`.
 
+All of them store one (sin, cos) pair, or one rotated pair, per frequency, and
+two channel layouts are in use: **interleaved** (pair ``k`` in channels ``2k,
+2k+1``: the Transformer's table, RoFormer's rotary pairs) and **halves** (pair
+``k`` in channels ``k, k + D/2``: MAE's ``[sin | cos]`` blocks, GPT-NeoX's and
+Hugging Face's ``rotate_half``). A table does not say which it uses; code that
+pairs its channels must know (:func:`channel_pairs`, :func:`relayout`,
+:func:`shift_sincos`).
+
 When the image size changes, a learned table no longer fits the grid;
 :func:`interpolate_pos_embed` resizes it in 2-D (bicubic), as CLIP does.
 
@@ -35,11 +43,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._validate import as_int_in_range, as_non_negative_int, as_positive_float, as_positive_int, as_size
+from ._validate import as_int_in_range, as_non_negative_int, as_positive_float, as_positive_int, as_size, check_choice
 from .patches import merge_order, token_grid
 
 __all__ = [
-    "sincos_1d", "sincos_2d", "interpolate_pos_embed",
+    "sincos_1d", "sincos_2d", "SINCOS_LAYOUTS", "channel_pairs", "relayout", "shift_sincos", "interpolate_pos_embed",
     "rope_2d_position_ids", "rope_2d", "rotate_half", "apply_rope_2d", "cosine_similarity_map",
 ]
 
@@ -92,6 +100,92 @@ def sincos_2d(grid, dim: int, cls_token: bool = False) -> torch.Tensor:
     if cls_token:
         table = torch.cat([torch.zeros(1, dim, dtype=table.dtype), table], dim=0)
     return table.float()
+
+
+# --------------------------------------------------------------------------
+# Channel layouts: which two channels hold one frequency's pair
+# --------------------------------------------------------------------------
+
+SINCOS_LAYOUTS = ("interleaved", "halves")
+
+
+def channel_pairs(dim: int, layout: str = "interleaved") -> torch.Tensor:
+    """``(dim/2, 2)`` long tensor: the two channels that hold frequency ``k``'s pair, in ``layout``.
+
+    * ``"interleaved"``: pair ``k`` is channels ``(2k, 2k+1)``: the Transformer's
+      1-D table (:func:`sincos_1d`, sin on even and cos on odd channels) and
+      RoFormer's rotary pairs ``(x_2k, x_2k+1)``.
+    * ``"halves"``: pair ``k`` is channels ``(k, k + dim/2)``: MAE's 1-D block
+      ``[sin | cos]`` (each half of :func:`sincos_2d`) and the rotary pairs
+      ``(x_k, x_{k+dim/2})`` of GPT-NeoX, Hugging Face's ``rotate_half`` and
+      Qwen2-VL (:func:`rope_2d`).
+
+    Column 0 is the sine (or a rotated pair's first coordinate), column 1 the cosine (its second).
+
+        >>> channel_pairs(8, "interleaved").tolist()
+        [[0, 1], [2, 3], [4, 5], [6, 7]]
+        >>> channel_pairs(8, "halves").tolist()
+        [[0, 4], [1, 5], [2, 6], [3, 7]]
+    """
+    dim = as_positive_int(dim, "dim")
+    check_choice(layout, SINCOS_LAYOUTS, "layout")
+    if dim % 2:
+        raise ValueError(f"dim must be even (two channels per pair), got {dim}")
+    k = torch.arange(dim // 2)
+    if layout == "interleaved":
+        return torch.stack([2 * k, 2 * k + 1], dim=1)
+    return torch.stack([k, k + dim // 2], dim=1)
+
+
+def relayout(table: torch.Tensor, source: str, target: str) -> torch.Tensor:
+    """The same numbers with the channels moved from layout ``source`` to ``target``: ``(..., dim) -> (..., dim)``.
+
+    Frequency ``k``'s pair moves from ``channel_pairs(dim, source)[k]`` to
+    ``channel_pairs(dim, target)[k]``. A permutation of the channels, applied
+    to every row alike: dot products between rows (and so every
+    similarity map) are unchanged; only code that pairs channels can tell.
+    ``relayout(sincos_1d(N, D), "interleaved", "halves")`` is MAE's 1-D block
+    ``[sin | cos]`` of width ``D``.
+
+        >>> relayout(torch.arange(6.0), "interleaved", "halves").tolist()
+        [0.0, 2.0, 4.0, 1.0, 3.0, 5.0]
+    """
+    if not isinstance(table, torch.Tensor):
+        raise TypeError(f"table must be a torch.Tensor (..., dim), got {type(table).__name__}")
+    if table.ndim < 1:
+        raise ValueError(f"table must have a channel dimension (..., dim), got shape {tuple(table.shape)}")
+    dim = table.shape[-1]
+    source_pairs, target_pairs = channel_pairs(dim, source), channel_pairs(dim, target)
+    index = torch.empty(dim, dtype=torch.long)
+    index[target_pairs.flatten()] = source_pairs.flatten()  # target channel <- source channel of the same role
+    return table[..., index]
+
+
+def shift_sincos(rows: torch.Tensor, delta: float, layout: str = "interleaved", base: float = 10000.0) -> torch.Tensor:
+    """Move sin-cos position codes ``rows (..., dim)`` by ``delta`` positions with one rotation per pair.
+
+    The Transformer paper's reason for sinusoids: ``PE(p + delta)`` is a fixed
+    linear function of ``PE(p)``. Each pair ``(sin(p w_k), cos(p w_k))``,
+    ``w_k = 1/base**(2k/dim)``, turns by ``delta * w_k``:
+    ``sin(a + d) = sin a cos d + cos a sin d`` and ``cos(a + d) = cos a cos d - sin a sin d``.
+    ``layout`` says where each pair's channels are (:func:`channel_pairs`);
+    with the table's own layout, ``shift_sincos(sincos_1d(N, D)[p], d)`` is
+    ``sincos_1d(N, D)[p + d]``. With the wrong one it turns channels that do
+    not belong together. Computed in float64, returned in ``rows``' dtype.
+    """
+    if not isinstance(rows, torch.Tensor):
+        raise TypeError(f"rows must be a torch.Tensor (..., dim), got {type(rows).__name__}")
+    dim = rows.shape[-1] if rows.ndim else 0
+    pairs = channel_pairs(dim, layout)  # (dim/2, 2): sine channel, cosine channel
+    base = as_positive_float(base, "base", " (the Transformer: 10000.0)")
+    w = 1.0 / base ** (torch.arange(dim // 2, dtype=torch.float64) * 2 / dim)  # (dim/2,)
+    c, s = torch.cos(float(delta) * w), torch.sin(float(delta) * w)
+    x = rows.double()
+    sin_part, cos_part = x[..., pairs[:, 0]], x[..., pairs[:, 1]]
+    out = torch.empty_like(x)
+    out[..., pairs[:, 0]] = sin_part * c + cos_part * s
+    out[..., pairs[:, 1]] = cos_part * c - sin_part * s
+    return out.to(rows.dtype)
 
 
 def interpolate_pos_embed(pos_embed: torch.Tensor, new_grid, num_prefix_tokens: int = 1, old_grid=None) -> torch.Tensor:
