@@ -54,9 +54,11 @@ SHARE_PATH = Path("share", "vlmlab", "data")  # under an environment's data root
 
 # The toy checkpoints, each a folder of data_dir() written by save_pretrained; the only place their names are spelled.
 TOY_CLIP, TOY_CLIP_2, TOY_LLAVA, TOY_LLAVA_NEXT = "toy-clip", "toy-clip-2", "toy-llava", "toy-llava-next"
+TOY_CLIP_2_CONTRASTIVE = "toy-clip-2-contrastive"  # the ablation: toy CLIP 2's recipe without its local objective
 TOY_MODELS = {
     TOY_CLIP: "the toy CLIP, single shapes of ShapesWorld (vlmlab.toyclip)",
     TOY_CLIP_2: "toy CLIP 2, scenes of ShapesWorld 2 (vlmlab.sceneclip)",
+    TOY_CLIP_2_CONTRASTIVE: "toy CLIP 2 trained with the contrastive loss alone: the ablation notebook 04 compares",
     TOY_LLAVA: "the toy LLaVA-1.5 (vlmlab.toyvlm)",
     TOY_LLAVA_NEXT: "the toy LLaVA-NeXT (vlmlab.toyvlm)",
 }
@@ -64,6 +66,8 @@ TOY_MODELS = {
 TRAIN_COMMANDS = {
     TOY_CLIP: "python -m vlmlab.training toy-clip train",
     TOY_CLIP_2: "python -m vlmlab.training toy-clip-2 train",
+    TOY_CLIP_2_CONTRASTIVE: ("python -m vlmlab.training toy-clip-2 train --output data/toy-clip-2-contrastive --lr 1e-3 "
+                             "--edit-negatives 0 --local-weight 0 --local-views 0"),
     TOY_LLAVA: "python -m vlmlab.training toy-vlm train --kind llava",
     TOY_LLAVA_NEXT: "python -m vlmlab.training toy-vlm train --kind llava-next",
 }

@@ -25,14 +25,14 @@ __all__ = ["MODELS", "build_parser", "main"]
 MODELS = ("toy-clip", "toy-clip-2", "toy-vlm")
 
 
-def _clip_parsers(sub, name: str, help: str, train_help: str, folder: str, steps: int):
+def _clip_parsers(sub, name: str, help: str, train_help: str, folder: str, steps: int, lr: float):
     """``name train`` and ``name card`` with the options both toy CLIPs share; returns the train parser."""
     model = sub.add_parser(name, help=help)
     commands = model.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help=train_help)
     train.add_argument("--output", default=None, help=f"output folder (default data/{folder})")
     train.add_argument("--steps", type=int, default=steps)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--lr", type=float, default=lr)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=2)
     train.add_argument("--tiny", action="store_true", help="a tiny model (for smoke runs)")
@@ -43,7 +43,7 @@ def _clip_parsers(sub, name: str, help: str, train_help: str, folder: str, steps
 
 def _toy_clip_parser(sub) -> None:
     train = _clip_parsers(sub, "toy-clip", "the toy CLIP on ShapesWorld (vlmlab.toyclip)",
-                          "train the toy CLIP and save it (only if it meets the accuracy bar)", TOY_CLIP, steps=1000)
+                          "train the toy CLIP and save it (only if it meets the accuracy bar)", TOY_CLIP, steps=1000, lr=1e-3)
     train.add_argument("--batch-size", type=int, default=100)
     train.add_argument("--eval-images", type=int, default=1000)
     train.add_argument("--force", action="store_true", help="save even below the accuracy bar")
@@ -51,15 +51,16 @@ def _toy_clip_parser(sub) -> None:
 
 def _toy_clip_2_parser(sub) -> None:
     train = _clip_parsers(sub, "toy-clip-2", "toy CLIP 2 on the scenes of ShapesWorld 2 (vlmlab.sceneclip)",
-                          "train toy CLIP 2 and save it", TOY_CLIP_2, steps=1300)
+                          "train toy CLIP 2 and save it", TOY_CLIP_2, steps=1300, lr=2e-3)
     train.add_argument("--scenes", type=int, default=64, help="64-pixel scenes per batch")
     train.add_argument("--tiles", type=int, default=24, help="corner tiles of 256-pixel canvases per batch")
     train.add_argument("--no-hard-negatives", action="store_true", help="train without hard-negative captions")
-    train.add_argument("--edit-negatives", type=int, default=0,
+    train.add_argument("--edit-negatives", type=int, default=1,
                        help="one-edit neighbour captions per scene added as negatives (0: none)")
-    train.add_argument("--local-weight", type=float, default=0.0,
-                       help="weight of the local loss on the layer -2 patch tokens (0: purely contrastive)")
-    train.add_argument("--local-views", type=int, default=0,
+    train.add_argument("--local-weight", type=float, default=1.0,
+                       help="weight of the local loss on the layer -2 patch tokens (0: purely contrastive, the "
+                            "ablation in data/toy-clip-2-contrastive)")
+    train.add_argument("--local-views", type=int, default=16,
                        help="extra 128-pixel views of the toy VLMs per batch for the local loss")
     train.add_argument("--eval-scenes", type=int, default=500)
     train.add_argument("--save-every", type=int, default=100, help="steps between checkpoints of the running model")

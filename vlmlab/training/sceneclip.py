@@ -61,7 +61,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import grammar, sceneclip, toyclip
-from ..data import TOY_CLIP_2, toy_model_dir
+from ..data import TOY_CLIP_2, TOY_CLIP_2_CONTRASTIVE, toy_model_dir
 from ..glyphs import DIGITS
 from ..scenes import SCENE_SHAPES, SIZE_FRACTIONS, SceneWorld, render
 from ..shapes import COLOURS
@@ -331,11 +331,11 @@ def train(
     n_scenes: int = 64,
     n_tiles: int = 24,
     hard_negatives: bool = True,
-    edit_negatives: int = 0,
-    local_weight: float = 0.0,
-    local_views: int = 0,
+    edit_negatives: int = 1,
+    local_weight: float = 1.0,
+    local_views: int = 16,
     local_layer: int = -2,
-    lr: float = 1e-3,
+    lr: float = 2e-3,
     weight_decay: float = 0.05,
     warmup: int = 100,
     seed: int = 0,
@@ -460,11 +460,15 @@ def write_card(folder) -> Path:
         vision_parameters=f"{m['vision_parameters']:,}",
         text_parameters=f"{m['text_parameters']:,}",
         train_minutes=f"{m['train_seconds'] / 60:.0f}",
-        train_cpu_minutes=f"{m['train_cpu_seconds'] / 60:.0f}",
+        train_cpu_minutes=("CPU time not recorded" if m.get("train_cpu_seconds") is None
+                           else f"{m['train_cpu_seconds'] / 60:.0f} CPU-minutes"),
         hard_negative_flag="" if m["hard_negatives"] else " --no-hard-negatives",
         hard_negative_words="with" if m["hard_negatives"] else "without",
         local_paragraph=_local_paragraph(m),
         recipe_flags=_recipe_flags(m),
+        name=_name(m),
+        output_flag="" if _name(m) == TOY_CLIP_2 else f" --output data/{_name(m)}",
+        model_flag="" if _name(m) == TOY_CLIP_2 else f" --model data/{_name(m)}",
         slot_rows=slot_rows,
         swap_rows=swap_rows,
         seen_candidates=f"{m['seen_candidates']:.0f}",
@@ -472,6 +476,7 @@ def write_card(folder) -> Path:
         seen_gallery_size=f"{m['seen_gallery_size']:.0f}",
         heldout_gallery_size=f"{m['heldout_gallery_size']:.0f}",
         bag_of_words=_bag_of_words_sentence(m),
+        probe_section=_probe_section(m),
         strengths=_strengths_sentence(m),
         megabytes=f"{m.get('megabytes', 0):.1f}",
         n_colours=len(sceneclip.scene_world().colours),
@@ -487,13 +492,16 @@ def write_card(folder) -> Path:
     return card
 
 
+def _name(m: dict) -> str:
+    """The folder a card's model ships in: toy CLIP 2, or the purely contrastive ablation beside it."""
+    return TOY_CLIP_2 if m.get("local_weight") else TOY_CLIP_2_CONTRASTIVE
+
+
 def _recipe_flags(m: dict) -> str:
-    """The command-line options of the recipe that a card's reproduce command must state (none for a card whose
-    metrics predate them)."""
-    if "local_weight" not in m:
-        return ""
-    return (f" --lr {m['lr']:g} --edit-negatives {m['edit_negatives']} --local-weight {m['local_weight']:g}"
-            f" --local-views {m['local_views']}")
+    """The command-line options of the recipe that a card's reproduce command must state (metrics that predate
+    the local objective were trained without it)."""
+    return (f" --lr {m['lr']:g} --edit-negatives {m.get('edit_negatives') or 0} --local-weight "
+            f"{m.get('local_weight') or 0:g} --local-views {m.get('local_views') or 0}")
 
 
 def _local_paragraph(m: dict) -> str:
@@ -513,6 +521,25 @@ def _local_paragraph(m: dict) -> str:
             "processor, half 64-pixel quadrants at full resolution), each digit anywhere in its corner. "
             "The heads are for training only: the checkpoint is a plain `CLIPModel`.")
     return "".join("\n\n" + p for p in parts)
+
+
+def _probe_section(m: dict) -> str:
+    """The card's table of linear probes on the layer -2 patch tokens, beside a random tower and chance
+    (empty for metrics measured without ``--probes``)."""
+    keys = [k for k in m if k.startswith("probe_") and not k.endswith(("_random", "_chance"))]
+    if not keys:
+        return ""
+    views = {"single": "the 128-pixel scene shrunk to 64 (the toy LLaVA-1.5's view)",
+             "tile": "a 64-pixel tile at full resolution (the toy LLaVA-NeXT's tiles)"}
+    rows = "\n".join(f"| {k.split('_')[1]} | {views[k.split('_')[2]]} | {percent(m[k])} | {percent(m[k + '_random'])} "
+                     f"| {percent(m[k + '_chance'])} |" for k in keys)
+    return ("**Patch tokens** (what the toy VLMs read: layer -2, CLS dropped). A linear probe "
+            "(`vlmlab.toyvlm.tower_probe`, ridge regression) reads each object's shape, colour and size, and each "
+            "digit, from the patch tokens averaged over its box, fitted on "
+            f"{m.get('probe_n_fit', 1200)} examples and scored on {m.get('probe_n_test', 400)} others; digits sit "
+            "anywhere in their corner. The same probe on a randomly initialised tower of the same shape, and "
+            "chance, stand beside it: what the probe reads beyond the random tower is what training put there.\n\n"
+            "| field | view | this tower | random tower | chance |\n|---|---|---|---|---|\n" + rows + "\n\n")
 
 
 def _strengths_sentence(m: dict) -> str:
@@ -560,7 +587,7 @@ def train_and_publish(output_dir=None, *, eval_scenes: int = 500, save_every: in
     save_running(model, processor, running)  # the finished model is kept even if what follows fails
     with staging_folder(out) as folder:
         save_checkpoint(model, processor, folder)
-        metrics = sceneclip.evaluate(folder, n=eval_scenes, log=log)
+        metrics = sceneclip.evaluate(folder, n=eval_scenes, log=log, probes=True)
         metrics.update(facts)
         metrics["megabytes"] = round(folder_megabytes(folder), 2)
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
