@@ -113,7 +113,7 @@ def test_heat_colorbar_marks_the_uniform_level_or_says_it_is_off_the_scale():
     bar = heat_colorbar(fig, im, ax, "attention", uniform=0.25)
     lines = [ln for ln in bar.ax.lines if ln.get_color() == "cyan"]
     assert len(lines) == 1 and lines[0].get_ydata()[0] == 0.25
-    assert bar.ax.get_ylabel() == "attention"
+    assert bar.ax.get_ylabel() == "attention (cyan: uniform)"
     bar2 = heat_colorbar(fig, im, ax, "attention", uniform=0.9)  # above vmax: named, not drawn
     assert not [ln for ln in bar2.ax.lines if ln.get_color() == "cyan"]
     assert bar2.ax.get_ylabel() == "attention (uniform 0.9, off this scale)"

@@ -283,3 +283,71 @@ def test_same_maths_as_a_transformer_encoder_vit():
         tokens = vit.add_positions(vit.embed_patches(x), vit.grid)
         encoder_features = vit.norm(encoder(tokens))
         torch.testing.assert_close(vit(x, return_features=True), encoder_features, atol=1e-5, rtol=1e-5)
+
+
+def test_quick_gelu_is_transformers_quick_gelu_and_close_to_gelu():
+    from transformers.activations import ACT2FN
+
+    from vlmlab.vit import QuickGELU
+
+    x = torch.linspace(-6, 6, 12001, dtype=torch.float64)
+    ours = QuickGELU()(x)
+    torch.testing.assert_close(ours, ACT2FN["quick_gelu"](x), atol=0, rtol=0)
+    torch.testing.assert_close(ours, x * torch.sigmoid(1.702 * x), atol=0, rtol=0)
+    gap = (ours - torch.nn.functional.gelu(x)).abs()
+    assert gap.max().item() == pytest.approx(0.0203, abs=5e-4)  # the largest gap to exact GELU ...
+    assert x[gap.argmax()].item() == pytest.approx(-2.27, abs=0.02)  # ... on the negative side
+
+
+def test_patch_distances():
+    from vlmlab.vit import patch_distances
+
+    d = patch_distances((2, 3))  # patches 0 1 2 / 3 4 5
+    assert d.shape == (6, 6)
+    torch.testing.assert_close(d, d.T)
+    assert torch.equal(d.diagonal(), torch.zeros(6))
+    assert d[0, 1].item() == 1 and d[0, 3].item() == 1 and d[0, 4].item() == pytest.approx(2**0.5)
+    assert d[0, 5].item() == pytest.approx(5**0.5) and d[2, 3].item() == pytest.approx(5**0.5)
+    assert patch_distances(3).shape == (9, 9)  # an int is a square grid
+
+
+def test_attention_distance_exact_cases():
+    from vlmlab.vit import attention_distance, patch_distances
+
+    grid, n = (2, 3), 6
+    on_self = torch.zeros(1, 2, 1 + n, 1 + n)
+    on_self[0, :, 0, 0] = 1.0
+    on_self[0, :, 1:, 1:] = 0.5 * torch.eye(n)  # half on its own patch, half on CLS: CLS is left out
+    on_self[0, :, 1:, 0] = 0.5
+    assert torch.equal(attention_distance(on_self, grid), torch.zeros(1, 2, n))
+    even = torch.full((1, 1, 1 + n, 1 + n), 1 / (1 + n))  # CLS included: renormalised over the patches
+    torch.testing.assert_close(attention_distance(even, grid)[0, 0], patch_distances(grid).mean(-1))
+    corner = torch.zeros(1, 1, n, n)  # no prefix token: every query reads the last patch only
+    corner[..., -1] = 1.0
+    torch.testing.assert_close(attention_distance(corner, grid, num_prefix_tokens=0)[0, 0], patch_distances(grid)[:, -1])
+
+
+def test_attention_distance_matches_a_loop_on_a_real_vit():
+    from vlmlab.vit import attention_distance
+
+    vit = _tiny()
+    with torch.no_grad():
+        att = vit.forward_features(torch.randn(2, 3, 24, 32), output_attentions=True).attentions[1]  # (2, 4, 13, 13)
+    got = attention_distance(att, (3, 4))
+    assert got.shape == (2, 4, 12)
+    b, h, q = 1, 2, 5  # one query, by hand
+    row = att[b, h, 1 + q, 1:]
+    qr, qc = divmod(q, 4)
+    expected = sum(row[k] * ((k // 4 - qr) ** 2 + (k % 4 - qc) ** 2) ** 0.5 for k in range(12)) / row.sum()
+    assert got[b, h, q].item() == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_attention_distance_bad_inputs():
+    from vlmlab.vit import attention_distance
+
+    with pytest.raises(ValueError, match=r"\(B, heads, 13, 13\) for grid \(3, 4\)"):
+        attention_distance(torch.rand(1, 1, 12, 12), (3, 4))
+    with pytest.raises(TypeError, match="one layer's"):
+        attention_distance([torch.rand(1, 1, 13, 13)], (3, 4))
+    with pytest.raises(ValueError, match="num_prefix_tokens must be an int >= 0"):
+        attention_distance(torch.rand(1, 1, 13, 13), (3, 4), num_prefix_tokens=-1)

@@ -164,22 +164,22 @@ def heat_colorbar(fig, mappable, ax, label: str, uniform: float | None = None, u
 
     ``uniform`` is the value an even spread would give (``1 / N`` for
     attention over N tokens, 0 for a cosine): cells above it drew more than
-    their share. The line is cyan, a colour ``inferno`` never uses, and is
-    named beside the bar. A level outside the bar's range is named in the
-    label instead of drawn. Other keywords go to ``fig.colorbar``. Returns the
-    ``Colorbar``.
+    their share. The line is cyan, a colour ``inferno`` never uses; the label
+    says so (unless it already names cyan). A level outside the bar's range is
+    named in the label instead of drawn. Other keywords go to ``fig.colorbar``.
+    Returns the ``Colorbar``.
     """
     kwargs.setdefault("fraction", 0.046)
     kwargs.setdefault("pad", 0.03)
     bar = fig.colorbar(mappable, ax=ax, **kwargs)
-    bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
     if uniform is not None:
         lo, hi = bar.mappable.norm.vmin, bar.mappable.norm.vmax
         if lo <= uniform <= hi:
             bar.ax.axhline(uniform, color="cyan", linewidth=2.5)
-            bar.ax.annotate(f"{uniform_label} ", xy=(0, uniform), xycoords=("axes fraction", "data"), ha="right",
-                            va="center", fontsize=7, color="tab:cyan")
+            if "cyan" not in label:
+                label = f"{label} (cyan: {uniform_label})"
         else:
-            bar.set_label(f"{label} ({uniform_label} {uniform:.3g}, off this scale)", fontsize=8)
+            label = f"{label} ({uniform_label} {uniform:.3g}, off this scale)"
+    bar.set_label(label, fontsize=8)
     return bar

@@ -24,6 +24,9 @@ Attention uses ``torch.nn.functional.scaled_dot_product_attention`` (fused,
 fast) unless the maps are asked for; then the explicit softmax path runs.
 Both give the same numbers (tests/test_vit.py).
 
+:func:`attention_distance` measures how far each patch query reads from (in
+patches), against :func:`patch_distances`' uniform baseline.
+
 Papers: Dosovitskiy et al. 2021, https://arxiv.org/abs/2010.11929 (ViT);
 Radford et al. 2021, https://arxiv.org/abs/2103.00020 (CLIP; its ViT adds a
 LayerNorm before the blocks and uses QuickGELU).
@@ -41,11 +44,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_non_negative_int, as_positive_int, check_choice, check_divisible, check_image_batch
+from ._validate import (as_non_negative_int, as_positive_int, as_size, check_choice, check_divisible,
+                        check_image_batch)
 from .patches import PatchEmbedding
 from .posembed import interpolate_pos_embed, sincos_2d
 
-__all__ = ["ViTOutput", "QuickGELU", "Attention", "MLP", "Block", "ViT", "clip_key_map"]
+__all__ = ["ViTOutput", "QuickGELU", "Attention", "MLP", "Block", "ViT", "clip_key_map", "patch_distances",
+           "attention_distance"]
 
 ACTIVATIONS = ("gelu", "quick_gelu")
 POS_EMBEDS = ("learned", "sincos2d", "none")
@@ -68,7 +73,13 @@ class ViTOutput:
 
 
 class QuickGELU(nn.Module):
-    """OpenAI CLIP's GELU approximation: ``x * sigmoid(1.702 * x)``."""
+    """OpenAI CLIP's GELU approximation: ``x * sigmoid(1.702 * x)`` (its ``QuickGELU``; transformers' ``quick_gelu``).
+
+    Exact GELU is ``x * Phi(x)``, ``Phi`` the standard normal CDF; the sigmoid
+    stands in for ``Phi`` (Hendrycks and Gimpel, *Gaussian Error Linear Units*,
+    2016). The two differ by at most about 0.02, near ``x = -2.3``; a model
+    trained with one must be run with it.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.sigmoid(1.702 * x)
@@ -347,3 +358,48 @@ def clip_key_map(num_layers: int) -> list[tuple[str, str | tuple[str, ...]]]:
             ]
     pairs += [("norm.weight", "post_layernorm.weight"), ("norm.bias", "post_layernorm.bias")]
     return pairs
+
+
+# -- measuring attention -----------------------------------------------------------------
+
+
+def patch_distances(grid) -> torch.Tensor:
+    """Distances between the patches of a ``(rows, cols)`` grid, in patches: ``(N, N)``, ``N = rows * cols``.
+
+    Patches are numbered row-major, as the tokens are. Entry ``(i, j)`` is the
+    Euclidean distance between the centres of patches ``i`` and ``j`` in patch
+    widths: 0 on the diagonal, 1 to a side neighbour, ``sqrt(2)`` to a diagonal
+    one. Row ``i``'s mean is the distance at which a query at patch ``i`` reads
+    when it spreads its attention evenly over the patches.
+    """
+    rows, cols = as_size(grid, "grid")
+    index = torch.arange(rows * cols)
+    r, c = (index // cols).float(), (index % cols).float()
+    return torch.hypot(r[:, None] - r[None], c[:, None] - c[None])
+
+
+def attention_distance(attention: torch.Tensor, grid, num_prefix_tokens: int = 1) -> torch.Tensor:
+    """How far each patch query reads from, in patches: one layer's map -> ``(B, heads, N)``.
+
+    ``attention``: one layer's ``(B, heads, P + N, P + N)`` weights (``P``
+    prefix tokens such as CLS first, then ``N = rows * cols`` patches,
+    row-major), as ``ViT.forward_features(..., output_attentions=True)``
+    returns per layer. For each patch query, the prefix tokens are left out
+    (on both sides), its weights are renormalised over the patches, and the
+    result is the weighted mean of :func:`patch_distances`: the ViT paper's
+    "attention distance" (Dosovitskiy et al. 2021), here in patches instead of
+    pixels. Attention on the query's own patch gives 0; even attention gives
+    ``patch_distances(grid).mean(-1)``, the baseline to compare with.
+    """
+    rows, cols = as_size(grid, "grid")
+    prefix = as_non_negative_int(num_prefix_tokens, "num_prefix_tokens", " (tokens before the patches, e.g. 1 for CLS)")
+    if not isinstance(attention, torch.Tensor):
+        raise TypeError(f"attention must be one layer's (B, heads, N, N) torch.Tensor, got {type(attention).__name__}")
+    n = prefix + rows * cols
+    if attention.ndim != 4 or attention.shape[-2:] != (n, n):
+        raise ValueError(f"attention must be (B, heads, {n}, {n}) for grid {(rows, cols)} and {prefix} prefix "
+                         f"token(s), got shape {tuple(attention.shape)}")
+    weights = attention[..., prefix:, prefix:].float()  # (B, heads, N, N): patch queries to patch keys
+    weights = weights / weights.sum(-1, keepdim=True)  # each query's attention over the patches only
+    distance = patch_distances((rows, cols)).to(weights.device)  # (N, N)
+    return (weights * distance).sum(-1)
