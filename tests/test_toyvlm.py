@@ -258,6 +258,55 @@ def test_stage_2_asks_no_digit_question_and_views_ask_every_one():
         assert sum(q.startswith("what digit") for q in asked) == 4 and len(asked) <= 8
 
 
+def test_stage_2_asks_for_a_description_in_about_half_of_its_conversations():
+    described = [sum(m["content"][-1]["text"] == toyvlm.INSTRUCTION for m in conv if m["role"] == "user")
+                 for step in range(8) for conv in training._batch("stage2", step=step, seed=0)[0]]
+    assert set(described) == {0, 1}  # at most one description per conversation
+    assert 0.35 < np.mean(described) < 0.65  # DESCRIBE_PROBABILITY = 0.5, over 128 conversations
+
+
+def test_word_map_writes_each_things_words_into_the_cells_it_covers():
+    from vlmlab.scenes import Glyph, Scene, SceneObject
+
+    tokenizer = training.build_tokenizer()
+    embed = torch.nn.Embedding(len(tokenizer), 4)
+    # 16-pixel cells (128 px through 8x8 patches), cell centres at 8, 24, 40, ... pixels.
+    obj = SceneObject("red", "cross", "small", centre=(40, 72), radius=8.96)  # box (31, 63, 50, 82)
+    big = SceneObject("blue", "circle", "large", centre=(96, 24), radius=14.08)  # box (82, 10, 111, 39)
+    glyph = Glyph("7", "top left", top=4, left=2, scale=1)  # 5x3 pixels: centre (6.5, 3.5), cell (0, 0)
+    scene = Scene(canvas_size=(128, 128), objects=(obj, big), glyphs=(glyph,))
+    m = training.word_map(scene, embed, tokenizer)
+    assert m.shape == (64, 4)
+    covered = {(i // 8, i % 8) for i in range(64) if m[i].abs().sum() > 0}
+    # the digit's cell; the cross's one cell (only the centre (40, 72) lies in its box); the circle's two (88, 24)
+    # and (104, 24): a large object spans several cells, and each of them carries all three of its words
+    assert covered == {(0, 0), (2, 4), (5, 1), (6, 1)}
+    ids = tokenizer.convert_tokens_to_ids(["small", "red", "cross"])
+    torch.testing.assert_close(m[2 * 8 + 4], embed.weight[ids].sum(0))
+    torch.testing.assert_close(m[0], embed.weight[tokenizer.convert_tokens_to_ids("7")])
+    m.sum().backward()  # the map is made of the embeddings: the language model learns through it
+    assert embed.weight.grad[ids[0]].abs().sum() > 0
+
+
+def test_caption_words_read_from_given_image_slots_equal_those_read_from_the_image(llava, scenes):
+    """image_slots puts vectors in the image tokens' places: given the projected image tokens, it is the image."""
+    model, processor = llava
+    images, scs = scenes
+    images, scs = images[:6], scs[:6]
+
+    def projected(batch):
+        rows = [next(k for k, s in enumerate(scs) if s is sc) for sc in batch]
+        pixels = processor.image_processor(images=[images[k] for k in rows], return_tensors="pt").pixel_values
+        with torch.no_grad():
+            hidden = model.model.vision_tower(pixels, output_hidden_states=True).hidden_states[-2][:, 1:]
+            return model.model.multi_modal_projector(hidden).flatten(0, 1)  # (batch * 64, D)
+
+    want = toyvlm.caption_word_accuracy(model, processor, images, scs)
+    assert toyvlm.caption_word_accuracy(model, processor, None, scs, image_slots=projected) == want
+    zeros = toyvlm.caption_word_accuracy(model, processor, None, scs, image_slots=lambda b: torch.zeros(64 * len(b), 128))
+    assert zeros != want  # the slots are read: an empty picture gives other words
+
+
 def test_labels_cover_the_assistants_words_only():
     tokenizer = training.build_tokenizer()
     processor = training.build_processor("llava", tokenizer)
@@ -329,8 +378,10 @@ def test_tower_probe_is_deterministic_and_reads_colour_but_not_a_shuffled_label(
         module._probe_examples = real
 
 
-def test_tower_reads_a_digit_in_its_patch_but_not_at_a_random_offset_or_shrunk():
-    """Why the toy VLMs' world centres each digit in a patch (``toyvlm.GLYPH_CELL``), measured on toy CLIP 2's tower."""
+def test_toy_clip_2_reads_a_digit_anywhere_in_a_tile_but_not_shrunk():
+    """Toy CLIP 2's tower reads a digit from a full-resolution tile, centred in a patch or anywhere in its corner (its
+    local objective put digits anywhere; a random tower reads a free digit about a quarter of the time), and from the
+    shrunk single view less often."""
     from transformers import CLIPImageProcessor, CLIPModel
     from vlmlab.clip import TOY_CLIP_2_PATH
 
@@ -340,8 +391,8 @@ def test_tower_reads_a_digit_in_its_patch_but_not_at_a_random_offset_or_shrunk()
     probe = dict(n_fit=300, n_test=150)
     in_patch = toyvlm.tower_probe(tower, images, "digit", "tile", placement="cell", **probe)
     shrunk = toyvlm.tower_probe(tower, images, "digit", "single", placement="cell", **probe)
-    anywhere = toyvlm.tower_probe(tower, images, "digit", "tile", world=SceneWorld(128, max_glyphs=4), **probe)
-    assert in_patch >= 0.95 and shrunk <= in_patch - 0.3 and anywhere <= 0.5, (in_patch, shrunk, anywhere)
+    anywhere = toyvlm.tower_probe(tower, images, "digit", "tile", placement="free", **probe)
+    assert in_patch >= 0.95 and anywhere >= 0.7 and shrunk <= in_patch - 0.05, (in_patch, anywhere, shrunk)
 
 
 def test_random_tower_like_has_the_same_shape_fresh_weights_and_leaves_the_rng_alone(llava):

@@ -282,7 +282,7 @@ def encode(processor, messages_batch, images=None):
     return inputs
 
 
-def caption_word_accuracy(model, processor, images, scenes, batch_size: int = 16) -> dict:
+def caption_word_accuracy(model, processor, images, scenes, batch_size: int = 16, image_slots=None) -> dict:
     """How often the model predicts each image-dependent word of the true caption, given the words before it.
 
     Teacher forcing: the prompt "describe the image" and the true caption go
@@ -292,9 +292,16 @@ def caption_word_accuracy(model, processor, images, scenes, batch_size: int = 16
     with the word. Stage 1 trains exactly this, so this is its measure. Words
     the grammar fixes ("the digit", "at the top left") are not counted.
     Returns ``{slot: fraction}`` for the slots the captions hold, plus ``"all"``.
+
+    ``image_slots``: a function ``(scenes) -> (n_slots, D)`` giving, instead of
+    the image, the vectors to put in the image tokens' places (e.g. the word maps
+    of ``vlmlab.training.toyvlm.word_map``); ``model`` is then the language model
+    alone and ``images`` may be None.
     """
     import torch
 
+    if image_slots is not None:
+        images = [blank_image()] * len(scenes)  # the processor still writes the image tokens; their vectors are replaced
     hits: dict[str, list[bool]] = {k: [] for k in grammar.CAPTION_SLOTS}
     vocab = processor.tokenizer.convert_ids_to_tokens
     for i in range(0, len(scenes), batch_size):
@@ -303,7 +310,14 @@ def caption_word_accuracy(model, processor, images, scenes, batch_size: int = 16
         inputs = encode(processor, msgs, images[i:i + batch_size])
         labels = inputs.pop("labels")
         with torch.no_grad():
-            predicted = model(**inputs).logits.argmax(-1)
+            if image_slots is None:
+                predicted = model(**inputs).logits.argmax(-1)
+            else:
+                ids = inputs["input_ids"]
+                slots = ids == processor.tokenizer.convert_tokens_to_ids(processor.tokenizer.image_token)
+                embeds = model.get_input_embeddings()(ids)
+                embeds = embeds.masked_scatter(slots[..., None], image_slots(scenes[i:i + batch_size]).to(embeds.dtype))
+                predicted = model(inputs_embeds=embeds, attention_mask=inputs["attention_mask"]).logits.argmax(-1)
         for row, description in enumerate(descriptions):
             spoken = (labels[row] >= 0).nonzero().flatten().tolist()   # the caption's words, then </s>
             for j, (word, slot) in zip(spoken, description.tagged):

@@ -3,7 +3,15 @@
 1. **Language model** (``pretrain_lm``): a tiny ``LlamaForCausalLM`` learns the
    world's language from text alone: captions, and questions with their
    answers but no image. It knows what an answer looks like ("red", "two"),
-   not which one is true: that is the language prior.
+   not which one is true: that is the language prior. Half of its batches are
+   also *word maps* (``word_map``): the image slots of a conversation hold,
+   instead of image features, the embeddings of the words that describe what
+   lies under each patch ("small" + "red" + "cross" where a small red cross is,
+   the digit where a digit is, zeros elsewhere). The language model learns to
+   read a picture made of its own word embeddings, so stage 1 has a target it
+   can reach: translate the tower's patch tokens into that space. This is
+   LLaVA's stage-1 intuition (the projector maps image features into the
+   word-embedding space of a frozen LM), made trainable at this size.
 2. **Stage 1, feature alignment** (``train_stage(..., "stage1")``): the vision
    tower and the language model are frozen; only the projector (and
    LLaVA-NeXT's ``image_newline``) learns, on "describe the image" -> the
@@ -15,6 +23,9 @@
    scene (``vlmlab.grammar.questions``), several turns per image as in
    LLaVA's instruction data. Digit questions are left out: in the single view
    a digit is 2.5 pixels tall, so their answers could only teach the prior.
+   Half of the conversations also ask for a description (the caption), as
+   LLaVA-1.5's mixture keeps its captioning data, so that describing does not
+   collapse while answering is learned.
 4. **Close-ups** (``train_stage(..., "closeups")``): projector, language model
    and the vision tower (at ``TOWER_LR_SCALE`` of the rate), on one digit
    question each about the 64-pixel tile that holds the digit, at full
@@ -50,7 +61,7 @@ from .toyclip import learning_rate
 
 __all__ = ["SPECIAL_TOKENS", "EXTRA_WORDS", "CHAT_TEMPLATE", "LM_ARCH", "STEPS", "BATCH", "LR", "TOWER_LR_SCALE", "EVAL_SCENES",
            "build_tokenizer", "lm_config",
-           "build_lm", "build_processor", "build_model", "pretrain_lm", "train_stage",
+           "build_lm", "build_processor", "build_model", "word_map_cells", "word_map", "pretrain_lm", "train_stage",
            "train_and_publish"]
 
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<s>", "</s>", "<image>", "USER:", "ASSISTANT:"]
@@ -73,7 +84,10 @@ LM_ARCH = dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=4, inte
 # Steps of each part, as trained for the shipped models (batch: BATCH scenes or texts). "views" is the
 # last part of stage 2, run twice from the same weights: once on the single view (toy LLaVA-1.5), once on
 # LLaVA-NeXT's tiles (toy LLaVA-NeXT), with the same batches.
-STEPS = {"lm": 500, "stage1": 300, "stage2": 2200, "closeups": 400, "views": 700}
+# The language model needs about 1000 steps before it reads word maps at all (trial: a perfect word map gave
+# shape words 0.23 after 500 steps, 0.93 after 1000, 0.94 after 1500). With a tower whose patch tokens hold digits, the
+# close-ups' loss was 0.003 by step 300 of 400 (trial run), so 200 suffice and the rest went to stage 2.
+STEPS = {"lm": 1500, "stage1": 300, "stage2": 2600, "closeups": 200, "views": 700}
 BATCH = 16
 LR = {"lm": 2e-3, "stage1": 2e-3, "stage2": 1e-3, "closeups": 1e-3, "views": 7e-4}
 # The close-ups also fine-tune the vision tower, at this fraction of the learning rate. LLaVA-NeXT's training scripts
@@ -83,6 +97,8 @@ LR = {"lm": 2e-3, "stage1": 2e-3, "stage2": 1e-3, "closeups": 1e-3, "views": 7e-
 # the close-ups' last loss was 0.4 to 0.9 after three stage-2 runs that tuned the tower, 0.2 after one that did not).
 TOWER_LR_SCALE = 0.5
 PARTS = ("lm", "stage1", "stage2", "closeups", "views")
+WORD_MAP_NOISE = 0.5  # Gaussian noise on a word map, in units of the embeddings' RMS: a projector's output is never exact
+DESCRIBE_PROBABILITY = 0.5  # the share of stage-2 conversations that also ask for a description
 EVAL_SCENES = {"llava": 100, "llava-next": 50}  # the tiled model reads 5x the image tokens: fewer scenes, same minutes
 
 
@@ -175,6 +191,51 @@ def build_model(kind: str, tokenizer, lm=None, clip_dir=None, seed: int = 0):
     return model
 
 
+def word_map_cells(scene, grid: tuple[int, int] = (8, 8), canvas: int = toyvlm.CANVAS_SIZE) -> list[list[str]]:
+    """The words of each patch cell of ``scene`` seen through a ``grid`` of patches, row-major: ``rows * cols`` lists.
+
+    A cell covered by an object (the cell's centre inside the object's box, or
+    the object's centre inside the cell) gets its size, colour and shape words;
+    the cell holding a digit's centre, the digit; every other cell nothing.
+    """
+    rows, cols = grid
+    cell_h, cell_w = canvas / rows, canvas / cols
+    cells: list[list[str]] = [[] for _ in range(rows * cols)]
+    for obj in scene.objects:
+        top, left, bottom, right = obj.box
+        for r in range(rows):
+            for c in range(cols):
+                cy, cx = (r + 0.5) * cell_h, (c + 0.5) * cell_w
+                inside = top <= cy < bottom and left <= cx < right
+                holds_centre = int(obj.centre[0] // cell_h) == r and int(obj.centre[1] // cell_w) == c
+                if inside or holds_centre:
+                    cells[r * cols + c] += [obj.size, obj.colour, obj.shape]
+    for g in scene.glyphs:
+        top, left, bottom, right = g.box
+        cells[int((top + bottom) / 2 // cell_h) * cols + int((left + right) / 2 // cell_w)].append(g.char)
+    return cells
+
+
+def word_map(scene, embed, tokenizer, grid: tuple[int, int] = (8, 8), canvas: int = toyvlm.CANVAS_SIZE):
+    """A picture made of word embeddings: ``(rows * cols, D)``, one vector per patch cell, row-major.
+
+    Each cell holds the sum of the embeddings of its words (:func:`word_map_cells`:
+    "small" + "red" + "cross" where a small red cross is, the digit where a digit
+    is), zeros where there is nothing. ``embed`` is the language model's input
+    embedding (``nn.Embedding``); the result keeps its gradient. This is what a
+    perfect stage-1 projector would write into the image slots for ``scene``
+    seen at ``canvas`` pixels through a ``grid`` of patches.
+    """
+    import torch
+
+    weight = embed.weight
+    out = torch.zeros(grid[0] * grid[1], weight.shape[1], dtype=weight.dtype)
+    for i, words in enumerate(word_map_cells(scene, grid, canvas)):
+        if words:
+            out[i] = weight[tokenizer.convert_tokens_to_ids(words)].sum(0)
+    return out
+
+
 def _scene_seed(seed: int, step: int, part: int) -> int:
     return len(PARTS) * (seed * 10**6 + step) + part
 
@@ -185,6 +246,14 @@ def _qa_turns(scene, rng, most: int = 8, skip: tuple[str, ...] = ()) -> list[tup
     qs = [q for q in grammar.questions(scene) if q.kind not in skip]
     k = int(rng.integers(1, min(most, len(qs)) + 1))
     return [(qs[i].text, qs[i].answer) for i in rng.permutation(len(qs))[:k]]
+
+
+def _with_description(turns, scene, rng) -> list[tuple[str, str]]:
+    """``turns``, and with ``DESCRIBE_PROBABILITY`` the request for a description at a random place among them."""
+    if rng.random() >= DESCRIBE_PROBABILITY:
+        return turns
+    i = int(rng.integers(len(turns) + 1))
+    return turns[:i] + [(toyvlm.INSTRUCTION, grammar.caption(scene))] + turns[i:]
 
 
 def _digits_first_turns(scene, rng, others: int = 4) -> list[tuple[str, str]]:
@@ -213,16 +282,18 @@ def _batch(part: str, step: int, seed: int):
     if part == "stage1":
         return [toyvlm.conversation([(toyvlm.INSTRUCTION, grammar.caption(sc))]) for sc in scenes], images
     if part == "stage2":
-        return [toyvlm.conversation(_qa_turns(sc, rng, skip=("glyph",))) for sc in scenes], images
+        return [toyvlm.conversation(_with_description(_qa_turns(sc, rng, skip=("glyph",)), sc, rng))
+                for sc in scenes], images
     if part == "views":
         return [toyvlm.conversation(_digits_first_turns(sc, rng)) for sc in scenes], images
     if part == "closeups":
         shots = [_closeup(im, sc, rng) for im, sc in zip(images, scenes) if sc.glyphs]
         return [toyvlm.conversation([turn]) for _, turn in shots], [tile for tile, _ in shots]
-    # Text only: half captions, half question-answer conversations, no image.
-    msgs = [toyvlm.conversation([(toyvlm.INSTRUCTION, grammar.caption(sc))], image=False) if i % 2 else
-            toyvlm.conversation(_qa_turns(sc, rng), image=False) for i, sc in enumerate(scenes)]
-    return msgs, None
+    # The language model: half captions, half question-answer conversations. The first half of the batch is text
+    # only; the second half puts the scene's word map in the image slots (the "images" returned are the scenes).
+    msgs = [toyvlm.conversation([(toyvlm.INSTRUCTION, grammar.caption(sc))], image=i >= BATCH // 2) if i % 2 else
+            toyvlm.conversation(_qa_turns(sc, rng), image=i >= BATCH // 2) for i, sc in enumerate(scenes)]
+    return msgs, scenes
 
 
 def _optimise(model, groups, part: str, steps: int, seed: int, processor, log):
@@ -236,10 +307,12 @@ def _optimise(model, groups, part: str, steps: int, seed: int, processor, log):
     t0 = time.perf_counter()
     for step in range(steps):
         msgs, images = _batch(part, step, seed)
-        inputs = toyvlm.encode(processor, msgs, images)
         for g in opt.param_groups:
             g["lr"] = learning_rate(step, steps, LR[part], warmup) * g["scale"]
-        loss = model(**inputs).loss
+        if part == "lm":
+            loss = _lm_loss(model, processor, msgs, images, torch.Generator().manual_seed(_scene_seed(seed, step, 0)))
+        else:
+            loss = model(**toyvlm.encode(processor, msgs, images)).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -249,8 +322,30 @@ def _optimise(model, groups, part: str, steps: int, seed: int, processor, log):
     model.eval()
 
 
+def _lm_loss(model, processor, msgs, scenes, generator):
+    """The language model's loss on one batch: text-only conversations, and the rest read from word maps."""
+    import torch
+
+    half = BATCH // 2
+    text = model(**toyvlm.encode(processor, msgs[:half])).loss
+    inputs = toyvlm.encode(processor, msgs[half:], [toyvlm.blank_image()] * (len(msgs) - half))  # image slots only
+    ids = inputs["input_ids"]
+    embed = model.get_input_embeddings()
+    maps = torch.cat([word_map(sc, embed, processor.tokenizer) for sc in scenes[half:]])
+    rms = embed.weight.detach().pow(2).mean().sqrt()
+    maps = maps + WORD_MAP_NOISE * rms * torch.randn(maps.shape, generator=generator)
+    embeds = embed(ids)
+    slots = ids == processor.tokenizer.convert_tokens_to_ids("<image>")
+    if int(slots.sum()) != maps.shape[0]:
+        raise ValueError(f"{int(slots.sum())} image slots for {maps.shape[0]} word-map vectors")
+    embeds = embeds.masked_scatter(slots[..., None], maps.to(embeds.dtype))
+    read = model(inputs_embeds=embeds, attention_mask=inputs["attention_mask"], labels=inputs["labels"]).loss
+    return (text + read) / 2
+
+
 def pretrain_lm(processor, steps: int = STEPS["lm"], seed: int = 0, log=print):
-    """Train a fresh tiny Llama on the world's text (captions; questions with answers, no image)."""
+    """Train a fresh tiny Llama on the world's text (captions; questions with answers), half of it read from
+    word maps in the image slots (``word_map``)."""
     lm = build_lm(processor.tokenizer, seed)
     _optimise(lm, [(list(lm.parameters()), 1.0)], "lm", steps, seed, processor, log)
     return lm
@@ -374,6 +469,15 @@ def measure(folder, kind: str, n: int = 100, log=print) -> dict:
         out[stage] = toyvlm.evaluate(model, processor, n=n)
         out[stage]["caption"] = toyvlm.caption_word_accuracy(model, processor, images, scenes)
         log(f"{kind} {stage}: {out[stage]}")
+    if kind == "llava":  # stage 1's ceiling: the same frozen language model reading perfect word maps (8x8 slots)
+        import torch
+
+        model, processor = toyvlm.load(kind, "stage1", folder=folder)
+        embed = model.get_input_embeddings()
+        out["word_map_caption"] = toyvlm.caption_word_accuracy(
+            model, processor, None, scenes,
+            image_slots=lambda batch: torch.cat([word_map(sc, embed, processor.tokenizer) for sc in batch]))
+        log(f"{kind} perfect word maps: {out['word_map_caption']}")
     model, processor = toyvlm.load(kind, "final", folder=folder)
     out["blank"] = toyvlm.evaluate(model, processor, n=n, blank=True)
     log(f"{kind} blank: {out['blank']}")
@@ -403,11 +507,33 @@ def _limits_sentence(m: dict) -> str:
                 "it answers from the language prior, not from the image. ")
     c0, c1 = m["untrained"]["caption"]["all"], m["stage1"]["caption"]["all"]
     out += (f"Stage 1 moved the image-dependent caption words from {percent(c0)} to {percent(c1)}: "
-            + ("the frozen language model, trained on text alone, does not read the projected tokens, and "
-               "training the projector alone did not change that here; stage 2, which trains the language "
-               "model, is where the image starts to count." if c1 - c0 < 0.05 else
-               "stage 1 made the image tokens readable."))
+            + ("the frozen language model does not read the projected tokens, and training the projector alone "
+               "did not change that here; stage 2, which trains the language model, is where the image starts to "
+               "count." if c1 - c0 < 0.05 else
+               "the projector alone, the language model frozen, made the image tokens readable."))
     return out
+
+
+def _clip_probes_sentence(clip: dict) -> str:
+    """What toy CLIP 2's patch tokens hold, from its card's probes (beside a random tower)."""
+    if "probe_shape_single" not in clip:
+        return (f"it picks the right digit {percent(clip['seen_slot_digit'])} and the right shape "
+                f"{percent(clip['seen_slot_shape'])} of the time (the truth against captions that differ in that word).")
+    return (f"a linear probe reads an object's shape from the layer -2 patch tokens of the single view "
+            f"{percent(clip['probe_shape_single'])} of the time (a random tower of the same shape "
+            f"{percent(clip['probe_shape_single_random'])}), and a digit from a tile's "
+            f"{percent(clip['probe_digit_tile'])} (random tower {percent(clip['probe_digit_tile_random'])}).")
+
+
+def _word_map_sentence(m: dict) -> str:
+    """Stage 1's ceiling: the frozen language model reading perfect word maps, if it was measured."""
+    if "word_map_caption" not in m:
+        return ""
+    return (f"Stage 1's ceiling: the same frozen language model, reading perfect word maps (`word_map`) in the image "
+            f"slots instead of projected tokens, predicts {percent(m['word_map_caption']['all'])} of these caption "
+            "words. Caption order is the order in which the objects were drawn, which no picture shows, so even a "
+            "perfect reader cannot tell which object a caption names first; the words after it are the ones a "
+            "reader of the image can get right.")
 
 
 def write_card(folder) -> Path:
@@ -452,7 +578,8 @@ def write_card(folder) -> Path:
         stages=("with `stages/` (the text-only language model and the projector at initialisation and after stage 1, "
                 "for `vlmlab.toyvlm.load(kind, stage)`; shared with `toy-llava-next`)" if (folder / "stages").is_dir()
                 else "without `stages/`: `vlmlab.toyvlm.load(kind, stage)` reads the shared ones beside `toy-llava`"),
-        clip_shape=percent(clip["seen_slot_shape"]), clip_digit=percent(clip["seen_slot_digit"]),
+        clip_probes=_clip_probes_sentence(clip),
+        word_map_sentence=_word_map_sentence(m),
         limits=_limits_sentence(m),
         glyph_cell=toyvlm.GLYPH_CELL,
     )
