@@ -3,22 +3,36 @@
 A probe is a linear classifier fitted on the features of some examples and
 scored on others (Alain & Bengio 2016, "Understanding intermediate layers
 using linear classifier probes", https://arxiv.org/abs/1610.01644). It can
-only draw straight lines, so it says what a layer holds *linearly*, which is
-how a VLM's projector (one linear layer or a small MLP) reads it. Notebook 04
+only draw straight lines, so it says what a layer holds *linearly*: a lower
+bound on what a trained reader gets out of it. A linear projector can pass on
+what the probe reads; an MLP projector (LLaVA-1.5's) may read more, and a
+probe near chance does not prove that the information is absent. Notebook 04
 probes each layer of toy CLIP 2; ``vlmlab.toyvlm.tower_probe`` probes a toy
 VLM's vision tower.
+
+:func:`pool_patches` averages an image's patch tokens over the patches a box
+touches (what the probes read for one object or one digit), and
+:func:`standard_error` says how far an accuracy measured on ``n`` examples
+may lie from the true rate.
 
     >>> import torch
     >>> x = torch.tensor([[0.0], [1.0], [5.0], [6.0]])
     >>> linear_probe(x, [0, 0, 1, 1], torch.tensor([[0.5], [5.5]]), [0, 1])
     1.0
+    >>> tokens = torch.arange(8.0).reshape(1, 4, 2)  # one image, 4 patches, D = 2
+    >>> pool_patches(tokens, [0], torch.tensor([[1.0, 0.0, 0.0, 1.0]]))  # the mean of patches 0 and 3
+    tensor([[3., 4.]])
+    >>> round(standard_error(0.5, 100), 3)
+    0.05
 """
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-__all__ = ["linear_probe"]
+__all__ = ["linear_probe", "pool_patches", "standard_error"]
 
 
 def linear_probe(fit_x, fit_y, test_x, test_y, ridge: float = 10.0) -> float:
@@ -34,9 +48,9 @@ def linear_probe(fit_x, fit_y, test_x, test_y, ridge: float = 10.0) -> float:
     form: ``W = (XᵀX + ridge·I)⁻¹ XᵀY`` with ``X`` the features standardised
     by the fitting set's mean and standard deviation (plus a bias column),
     and the prediction is the largest of ``X_test W``. No randomness and no
-    iterations, so the same features always give the same accuracy; a probe
-    that can only draw straight lines says what a layer holds *linearly*,
-    which is how a VLM's projector (one linear layer or a small MLP) reads it.
+    iterations, so the same features always give the same accuracy. A probe
+    that can only draw straight lines says what a layer holds *linearly*: a
+    lower bound on what a non-linear reader (an MLP projector) could get.
     """
     import torch
 
@@ -62,3 +76,53 @@ def linear_probe(fit_x, fit_y, test_x, test_y, ridge: float = 10.0) -> float:
     weights = torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ targets)  # (D+1, K)
     predicted = (design(test_x) @ weights).argmax(1)
     return float((predicted == test_y).double().mean())
+
+
+def pool_patches(tokens, image_index, weights, chunk: int = 256):
+    """Each row's weighted mean of one image's patch tokens: ``(R, D)``.
+
+    Args:
+        tokens: ``(B, N, D)`` patch tokens (CLS dropped) of ``B`` images.
+        image_index: ``(R,)`` which image each row reads (0 .. B-1).
+        weights: ``(R, N)`` non-negative weights over that image's patches,
+            each row with a positive sum; e.g. 1 on the patches an object's box
+            touches and 0 elsewhere (``vlmlab.attention.box_coverage(...) > 0``),
+            which gives the plain mean over them, as ``vlmlab.toyvlm.tower_probe``
+            and toy CLIP 2's local objective read an object.
+        chunk: rows gathered at a time (memory: ``chunk × N × D`` numbers).
+
+    Row ``r`` is ``sum_n weights[r, n] * tokens[image_index[r], n] / sum_n weights[r, n]``.
+    """
+    import torch
+
+    tokens = torch.as_tensor(tokens)
+    index = torch.as_tensor(np.asarray(image_index)).long()
+    weights = torch.as_tensor(weights).to(tokens.dtype)
+    if tokens.ndim != 3:
+        raise ValueError(f"tokens must be (B, N, D) patch tokens, got shape {tuple(tokens.shape)}")
+    if index.ndim != 1 or weights.ndim != 2 or len(index) != len(weights) or weights.shape[1] != tokens.shape[1]:
+        raise ValueError(f"image_index must be (R,) and weights (R, N) with N = {tokens.shape[1]} patches, got "
+                         f"{tuple(index.shape)} and {tuple(weights.shape)}")
+    if len(index) and (index.min() < 0 or index.max() >= len(tokens)):
+        raise ValueError(f"image_index must lie in 0 .. {len(tokens) - 1} (one entry per image), got "
+                         f"{int(index.min())} .. {int(index.max())}")
+    total = weights.sum(1, keepdim=True)  # (R, 1)
+    if (weights < 0).any() or (total <= 0).any():
+        raise ValueError("weights must be non-negative with a positive sum in every row (a box that touches no patch?)")
+    pooled = [torch.einsum("rn,rnd->rd", weights[k:k + chunk], tokens[index[k:k + chunk]])
+              for k in range(0, len(index), chunk)]
+    return (torch.cat(pooled) if pooled else tokens.new_zeros(0, tokens.shape[2])) / total
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    """The binomial standard error of an accuracy measured on ``n`` independent examples: ``sqrt(p (1 - p) / n)``.
+
+    About 95 % of such measurements fall within two standard errors of the
+    true rate; two accuracies whose gap is under about twice
+    ``sqrt(se_1² + se_2²)`` are not told apart by this many examples.
+    """
+    if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Real) or not 0 <= accuracy <= 1:
+        raise ValueError(f"accuracy must be a number in [0, 1], got {accuracy!r}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a whole number of examples >= 1, got {n!r}")
+    return float(np.sqrt(accuracy * (1 - accuracy) / n))
