@@ -50,7 +50,7 @@ from .scenes import SceneWorld
 
 __all__ = ["KINDS", "STAGES", "CANVAS_SIZE", "TILE_SIZE", "PINPOINTS", "GLYPH_CELL", "EVAL_SEED", "INSTRUCTION", "MAX_QUESTION_WORDS",
            "world", "one_object_world", "tile_holding", "model_dir", "load", "prompt", "unknown_words", "ask", "answer", "blank_image",
-           "conversation", "answer_labels", "encode", "caption_word_accuracy", "image_attention",
+           "conversation", "answer_labels", "encode", "embeds_with_image_slots", "caption_word_accuracy", "image_attention",
            "PROBE_FIELDS", "PROBE_VIEWS", "PROBE_PLACEMENTS", "free_digit_world", "probe_chance", "random_tower_like",
            "tower_probe", "tower_probe_references", "evaluate", "main"]
 
@@ -282,6 +282,20 @@ def encode(processor, messages_batch, images=None):
     return inputs
 
 
+def embeds_with_image_slots(model, processor, input_ids, vectors):
+    """The model's input embeddings of ``input_ids (B, L)`` with ``vectors (n, D)`` in the ``<image>`` tokens' places,
+    in order (row-major over the batch), as ``LlavaModel`` puts projected image features there. ``(B, L, D)``.
+
+    What LLaVA's projector writes into the image slots can be replaced by anything of the right width: a word map,
+    the tokens of another scene, zeros. Gradients flow into both the embeddings and ``vectors``.
+    """
+    slots = input_ids == processor.tokenizer.convert_tokens_to_ids(processor.tokenizer.image_token)
+    if int(slots.sum()) != vectors.shape[0]:
+        raise ValueError(f"{int(slots.sum())} image slots for {vectors.shape[0]} vectors")
+    embeds = model.get_input_embeddings()(input_ids)
+    return embeds.masked_scatter(slots[..., None], vectors.to(embeds.dtype))
+
+
 def caption_word_accuracy(model, processor, images, scenes, batch_size: int = 16, image_slots=None) -> dict:
     """How often the model predicts each image-dependent word of the true caption, given the words before it.
 
@@ -313,10 +327,7 @@ def caption_word_accuracy(model, processor, images, scenes, batch_size: int = 16
             if image_slots is None:
                 predicted = model(**inputs).logits.argmax(-1)
             else:
-                ids = inputs["input_ids"]
-                slots = ids == processor.tokenizer.convert_tokens_to_ids(processor.tokenizer.image_token)
-                embeds = model.get_input_embeddings()(ids)
-                embeds = embeds.masked_scatter(slots[..., None], image_slots(scenes[i:i + batch_size]).to(embeds.dtype))
+                embeds = embeds_with_image_slots(model, processor, inputs["input_ids"], image_slots(scenes[i:i + batch_size]))
                 predicted = model(inputs_embeds=embeds, attention_mask=inputs["attention_mask"]).logits.argmax(-1)
         for row, description in enumerate(descriptions):
             spoken = (labels[row] >= 0).nonzero().flatten().tolist()   # the caption's words, then </s>

@@ -334,11 +334,7 @@ def _lm_loss(model, processor, msgs, scenes, generator):
     maps = torch.cat([word_map(sc, embed, processor.tokenizer) for sc in scenes[half:]])
     rms = embed.weight.detach().pow(2).mean().sqrt()
     maps = maps + WORD_MAP_NOISE * rms * torch.randn(maps.shape, generator=generator)
-    embeds = embed(ids)
-    slots = ids == processor.tokenizer.convert_tokens_to_ids("<image>")
-    if int(slots.sum()) != maps.shape[0]:
-        raise ValueError(f"{int(slots.sum())} image slots for {maps.shape[0]} word-map vectors")
-    embeds = embeds.masked_scatter(slots[..., None], maps.to(embeds.dtype))
+    embeds = toyvlm.embeds_with_image_slots(model, processor, ids, maps)
     read = model(inputs_embeds=embeds, attention_mask=inputs["attention_mask"], labels=inputs["labels"]).loss
     return (text + read) / 2
 
