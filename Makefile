@@ -1,11 +1,13 @@
 # vlmlab: two commands matter.
 #   make lab    set up .venv (first time only) and open JupyterLab on the first notebook
 #   make test   set up .venv (first time only) and run every unit test and every notebook
+#   (한국어판: make lab-ko opens the Korean edition, notebooks/ko/; see README.ko.md)
 # Also: make book (notebooks -> HTML under build/), make notebooks (refresh checked outputs),
 #       make clean-notebooks (strip outputs), make test-slow (slow tests: real-size CLIP,
 #       repeated headless runs, browser check), make bench,
 #       make test-latest (the same suite on the newest releases, in .venv-latest),
-#       make lock (write those newest versions into constraints.txt, once test-latest is green).
+#       make lock (write those newest versions into constraints.txt, once test-latest is green),
+#       make ko-sync (bring notebooks/ko/ in step with the English notebooks; lists what needs translating).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,13 +18,14 @@ STAMP  := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 LATEST := .venv-latest
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+KO_NOTEBOOKS := $(sort $(wildcard notebooks/ko/*.ipynb))
 FIRST_NOTEBOOK := notebooks/00_start_here.ipynb
 # JupyterLab reads setting defaults from <env>/share/jupyter/lab/settings/overrides.d/*.json.
 # This one answers JupyterLab's "get notified about Jupyter news?" with "never" and turns its
 # update check off: no pop-up covers the first notebook, and no news request leaves the machine.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/vlmlab.json
 
-.PHONY: lab test test-slow test-latest lock book notebooks clean-notebooks bench clean install
+.PHONY: lab lab-ko test test-slow test-latest lock book notebooks clean-notebooks bench clean install ko-sync
 
 install: $(STAMP)
 	@$(GIT_FILTER)
@@ -35,7 +38,7 @@ install: $(STAMP)
 GIT_FILTER = if [ -n "$$(git rev-parse --git-dir 2>/dev/null)" ] && [ -z "$$(git rev-parse --show-prefix 2>/dev/null)" ]; then \
 	git config filter.vlmlab-notebook.clean "$(BIN)/python -m vlmlab.nbtools clean-filter" && \
 	git config filter.vlmlab-notebook.smudge "$(BIN)/python -m vlmlab.nbtools smudge-filter" && \
-	$(BIN)/python -m vlmlab.nbtools refresh $(NOTEBOOKS); fi
+	$(BIN)/python -m vlmlab.nbtools refresh $(NOTEBOOKS) $(KO_NOTEBOOKS); fi
 
 # Re-install only when the project's requirements or the pinned versions change.
 $(STAMP): pyproject.toml $(CONSTRAINTS)
@@ -60,8 +63,18 @@ lab: $(STAMP) $(LAB_OVERRIDES)
 		$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser) \
 		$(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
+# The Korean edition (notebooks/ko/) is left out here: its code cells and checked outputs are the
+# English ones, which tests/test_translation.py checks cell by cell, so running it again would
+# only double the time. `make test-slow` runs it under nbval.
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# JupyterLab on the Korean edition's first notebook.
+lab-ko:
+	$(MAKE) lab FIRST_NOTEBOOK=notebooks/ko/00_start_here.ipynb
+
+ko-sync: $(STAMP)
+	$(BIN)/python -m vlmlab.translation sync
 
 # A fresh environment with the newest releases pip serves today (no constraints), running the
 # same suite: drift shows here before a student meets it. Green? `make lock` pins these versions.
@@ -81,9 +94,11 @@ lock:
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests
+	$(BIN)/python -m pytest notebooks/ko
 
 book: $(STAMP)
 	$(BIN)/python -m vlmlab.nbtools book --out build/book $(NOTEBOOKS)
+	$(BIN)/python -m vlmlab.nbtools book --out build/book/ko $(KO_NOTEBOOKS)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m vlmlab.nbtools run $(NOTEBOOKS)

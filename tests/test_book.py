@@ -132,3 +132,28 @@ def test_learning_objectives_come_from_the_first_cell(markdown, bullets):
     nb = {"cells": [{"cell_type": "markdown", "source": markdown, "metadata": {}}]}
     assert nbtools.learning_objectives(nb) == bullets
     assert nbtools.notebook_title(nb) == "T"
+
+
+def test_each_edition_links_to_the_other(tmp_path):
+    """A Korean notebook in ko/ gets Korean navigation and links to its English page, and back."""
+    import nbformat
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    (tmp_path / "ko").mkdir()
+    for folder, header in [(tmp_path, "# 97 · Links\n\n**You will learn**\n- one thing.\n\n**Time:** about 1 minutes."),
+                           (tmp_path / "ko", "# 97 · 링크\n\n**배울 내용**\n- 한 가지.\n\n**시간:** 약 1분.")]:
+        nb = new_notebook(cells=[new_markdown_cell(header)])
+        nb.metadata["vlmlab"] = {"minutes": 1}
+        nbformat.write(nb, folder / "97_links.ipynb")
+    out = tmp_path / "book"
+    english = nbtools.book([tmp_path / "97_links.ipynb"], out=out, timeout=120)
+    korean = nbtools.book([tmp_path / "ko" / "97_links.ipynb"], out=out / "ko", timeout=120)
+    page = (out / "97_links.html").read_text(encoding="utf-8")
+    page_ko = (out / "ko" / "97_links.html").read_text(encoding="utf-8")
+    assert '<a class="vlmlab-edition" href="ko/97_links.html">한국어</a>' in page
+    assert '<a class="vlmlab-edition" href="../97_links.html">English</a>' in page_ko and "코스 지도" in page_ko
+    assert '<a class="vlmlab-edition" href="ko/index.html">' in english.read_text(encoding="utf-8")
+    index_ko = korean.read_text(encoding="utf-8")
+    assert '<a class="vlmlab-edition" href="../index.html">English</a>' in index_ko
+    assert "<li>한 가지.</li>" in index_ko  # the learning objectives, found under "배울 내용"
+    assert "노트북 1개, 모두 합쳐 약 1분." in index_ko

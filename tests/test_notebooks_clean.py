@@ -18,19 +18,19 @@ import pytest
 from vlmlab import nbtools
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb")) + sorted((REPO / "notebooks" / "ko").glob("*.ipynb"))
 
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "no notebooks found under notebooks/"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.relative_to(REPO / "notebooks").as_posix() for p in NOTEBOOKS])
 def test_committed_notebook_is_stripped(path):
     assert nbtools.problems(path, committed=True) == [], "run `make clean-notebooks` (python -m vlmlab.nbtools strip ...)"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.relative_to(REPO / "notebooks").as_posix() for p in NOTEBOOKS])
 def test_checked_cells_have_their_expected_output(path):
     # A NBVAL_CHECK_OUTPUT cell with no stored output would compare against nothing.
     nb = json.loads(nbtools.committed_text(path))

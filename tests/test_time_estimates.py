@@ -41,3 +41,13 @@ def test_readme_table_and_notebook_00_map_agree():
     as_text = {k: str(v) for k, v in expected.items()}
     assert readme == as_text, "README's notebook table"
     assert course_map == as_text, "notebook 00's map"
+
+
+def test_the_korean_edition_says_the_same_minutes():
+    """README.ko.md's table and the Korean notebook 00's map (the Korean headers: tests/test_translation.py)."""
+    expected = {k: str(v) for k, v in minutes_in_metadata().items()}
+    readme = dict(ROW.findall((ROOT / "README.ko.md").read_text()))
+    start = json.loads((ROOT / "notebooks" / "ko" / "00_start_here.ipynb").read_text())
+    course_map = dict(ROW.findall("\n".join("".join(c["source"]) for c in start["cells"] if c["cell_type"] == "markdown")))
+    assert readme == expected, "README.ko.md's notebook table"
+    assert course_map == expected, "the Korean notebook 00's map"

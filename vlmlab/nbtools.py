@@ -420,10 +420,10 @@ def notebook_title(nb) -> str:
 
 
 def learning_objectives(nb) -> list[str]:
-    """The bullets of the first cell's "You will learn" (or "In this notebook you will") list, as markdown."""
+    """The bullets of the first cell's "You will learn" (or "In this notebook you will", or Korean "배울 내용") list."""
     cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "markdown"]
     lines = _source(cells[0]).splitlines() if cells else []
-    start = next((i for i, line in enumerate(lines) if re.match(r"\*\*(you will|in this notebook you will)", line, re.I)), None)
+    start = next((i for i, line in enumerate(lines) if re.match(r"\*\*(you will|in this notebook you will|배울 내용)", line, re.I)), None)
     if start is None:
         return []
     bullets = []
@@ -558,8 +558,37 @@ def render_math(markdown: str) -> str:
     return "".join(part if i % 2 else _INLINE_MATH.sub(draw, part) for i, part in enumerate(parts))
 
 
-def _nav(pages: list[tuple[str, str]], i: int) -> str:
-    """The bar at the top and bottom of page ``i``: previous, the course map, next."""
+# The book's own words in each edition (the Korean pages live in ko/, beside their English counterparts).
+BOOK_WORDS = {
+    "en": {"map": "Course map", "other": "한국어", "title": "vlmlab: the course map",
+           "heading": "vlmlab: how a vision-language model turns an image into tokens",
+           "intro": "Each page is a notebook, executed when this book was built; every widget shows the picture it "
+                    "last drew. To move the sliders, open the notebook in JupyterLab (<code>make lab</code>).",
+           "columns": ("#", "notebook", "what you learn", "minutes"),
+           "total": "{n} notebooks, about {minutes} minutes in all."},
+    "ko": {"map": "코스 지도", "other": "English", "title": "vlmlab: 코스 지도",
+           "heading": "vlmlab: 비전-언어 모델은 이미지를 어떻게 토큰으로 바꾸는가",
+           "intro": "각 페이지는 이 책을 만들 때 실행한 노트북입니다. 위젯은 마지막으로 그린 그림을 보여 줍니다. "
+                    "슬라이더를 움직이려면 JupyterLab에서 노트북을 여세요(<code>make lab-ko</code>).",
+           "columns": ("#", "노트북", "배우는 것", "분"),
+           "total": "노트북 {n}개, 모두 합쳐 약 {minutes}분."},
+}
+
+
+def edition_of(path) -> str:
+    """"ko" for a notebook of the Korean edition (in a ``ko`` folder), else "en"."""
+    return "ko" if Path(path).resolve().parent.name == "ko" else "en"
+
+
+def counterpart(path) -> Path | None:
+    """The same notebook in the other edition (``notebooks/ko/x.ipynb`` <-> ``notebooks/x.ipynb``), if it exists."""
+    path = Path(path).resolve()
+    other = path.parent.parent / path.name if edition_of(path) == "ko" else path.parent / "ko" / path.name
+    return other if other.exists() else None
+
+
+def _nav(pages: list[tuple[str, str]], i: int, words: dict = BOOK_WORDS["en"], other: str | None = None) -> str:
+    """The bar at the top and bottom of page ``i``: previous, the course map, the other edition's page, next."""
     import html
 
     def link(j, arrow):
@@ -568,15 +597,19 @@ def _nav(pages: list[tuple[str, str]], i: int) -> str:
             return f'<a href="{href}">{arrow} {html.escape(title)}</a>' if arrow == "←" else \
                 f'<a href="{href}">{html.escape(title)} {arrow}</a>'
         return "<span></span>"
-    return f'<nav class="vlmlab-nav">{link(i - 1, "←")}<a href="index.html">Course map</a>{link(i + 1, "→")}</nav>'
+    middle = f'<a href="index.html">{words["map"]}</a>'
+    if other:
+        middle = f'<span>{middle} · <a class="vlmlab-edition" href="{other}">{words["other"]}</a></span>'
+    return f'<nav class="vlmlab-nav">{link(i - 1, "←")}{middle}{link(i + 1, "→")}</nav>'
 
 
-def _index_html(entries: list[dict]) -> str:
-    """The course map: number, title (a link), what you learn, minutes, for each page."""
+def _index_html(entries: list[dict], edition: str = "en", other: str | None = None) -> str:
+    """The course map: number, title (a link), what you learn, minutes, for each page; a link to the other edition."""
     import html
 
     from nbconvert.filters.markdown import markdown2html
 
+    words = BOOK_WORDS[edition]
     rows = []
     for e in entries:
         learn = markdown2html("\n".join(f"- {b}" for b in e["learn"])) if e["learn"] else ""
@@ -585,15 +618,15 @@ def _index_html(entries: list[dict]) -> str:
                     f'<td><a href="{e["href"]}">{html.escape(e["title"])}</a></td>'
                     f"<td>{learn}</td><td class=\"min\">{minutes}</td></tr>")
     total = sum(e["minutes"] or 0 for e in entries)
-    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    head = "".join(f"<th>{c}</th>" for c in words["columns"])
+    switch = f'<p><a class="vlmlab-edition" href="{other}">{words["other"]}</a></p>' if other else ""
+    return (f"<!doctype html>\n<html lang=\"{edition}\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0\">"
-            f"<title>vlmlab: the course map</title><style>{INDEX_STYLE}</style></head><body>"
-            "<h1>vlmlab: how a vision-language model turns an image into tokens</h1>"
-            "<p>Each page is a notebook, executed when this book was built; every widget shows the picture it "
-            "last drew. To move the sliders, open the notebook in JupyterLab (<code>make lab</code>).</p>"
-            f"<table><thead><tr><th>#</th><th>notebook</th><th>what you learn</th><th>minutes</th></tr></thead>"
+            f"<title>{words['title']}</title><style>{INDEX_STYLE}</style></head><body>"
+            f"{switch}<h1>{words['heading']}</h1><p>{words['intro']}</p>"
+            f"<table><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
-            f"<p>{len(entries)} notebooks, about {total} minutes in all.</p></body></html>\n")
+            f"<p>{words['total'].format(n=len(entries), minutes=total)}</p></body></html>\n")
 
 
 def book(paths, out="build/book", timeout: int = 600) -> Path:
@@ -603,6 +636,10 @@ def book(paths, out="build/book", timeout: int = 600) -> Path:
     picture it last drew (:func:`freeze_widgets`), formulas are images, and
     nbconvert's scripts are left out. Notebooks run with matplotlib's inline
     backend whatever ``MPLBACKEND`` says, so that figures appear.
+
+    The Korean edition (notebooks in a ``ko`` folder) is rendered with Korean
+    navigation, and is meant to go into ``<out>/ko/``: each page links to its
+    counterpart in the other edition (``ko/x.html`` <-> ``../x.html``), when that notebook exists.
     """
     import os
 
@@ -624,11 +661,14 @@ def book(paths, out="build/book", timeout: int = 600) -> Path:
         executed.append((p, nb))
         print(f"executed {p}")
     pages = [(p.stem + ".html", notebook_title(nb) or p.stem) for p, nb in executed]
+    edition = edition_of(executed[0][0]) if executed else "en"
+    words, up = BOOK_WORDS[edition], ("../" if edition == "ko" else "ko/")
     entries = []
     for i, (p, nb) in enumerate(executed):
         title = pages[i][1]
+        other = up + pages[i][0] if counterpart(p) else None
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{title} · vlmlab"},
-                                                              "vlmlab_nav": _nav(pages, i)})
+                                                              "vlmlab_nav": _nav(pages, i, words, other)})
         target = out / pages[i][0]
         target.write_text(body, encoding="utf-8")
         number, _, short = title.partition(" · ")
@@ -638,7 +678,8 @@ def book(paths, out="build/book", timeout: int = 600) -> Path:
                         "minutes": nb.metadata.get("vlmlab", {}).get("minutes")})
         print(f"rendered {target}")
     index = out / "index.html"
-    index.write_text(_index_html(entries), encoding="utf-8")
+    has_other = any(counterpart(p) for p, _ in executed)
+    index.write_text(_index_html(entries, edition, up + "index.html" if has_other else None), encoding="utf-8")
     return index
 
 
