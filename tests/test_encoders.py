@@ -131,6 +131,11 @@ def test_tables_and_errors():
     assert rows[0]["patches"] == 196
     md = encoders.markdown(encoders.vlm_table())
     assert md.startswith("| vlm |") and "LLaVA-1.5" in md
+    tokens = {r["vlm"]: r["tokens"] for r in encoders.vlm_table()}
+    assert tokens["LLaVA-1.5"] == "576"  # (336/14)^2, nothing left out
+    # one placeholder in the context is not the image's cost: the note says where the features go
+    assert tokens["Llama 3.2 Vision"] == "1 (one <|image|> placeholder; 1601 features per tile are read by cross-attention)"
+    assert encoders.get("mllama-vision").num_patches() + 1 == 1601  # (560/14)^2 patches + CLS
     assert encoders.format_params(1_136_480_768) == "1.1B" and encoders.format_params(303_179_776) == "303M"
     with pytest.raises(ValueError, match="key must be one of"):
         encoders.get("clip-vit-h-14")

@@ -51,6 +51,16 @@ def test_patch_grid_explorer_builds(image):
     plt.close("all")
 
 
+def test_patch_grid_explorer_starts_where_asked_and_refuses_what_it_cannot_show(image):
+    size_box, patch_box = patch_grid_explorer(image, size=448, patch_size=14).children[0].children
+    assert (size_box.value, patch_box.value) == (448, 14)
+    with pytest.raises(ValueError, match=r"size must be one of image_sizes \[224, 336, 448\], got 500"):
+        patch_grid_explorer(image, size=500)
+    with pytest.raises(ValueError, match=r"patch_size must divide the input size 224 .*got 12"):
+        patch_grid_explorer(image, size=224, patch_size=12)
+    plt.close("all")
+
+
 # ---- attention viewer (notebook 02) ---------------------------------------------------
 
 def _tiny_vit():

@@ -387,6 +387,7 @@ class VLM:
     sources: tuple[str, ...]
     notes: str = ""
     input_size: int | None = None  # the square side this VLM feeds the encoder, when not its native size
+    tokens_note: str = ""  # what the token count leaves out, shown beside it in vlm_table()
 
     def tokens_per_image(self, image_size=None) -> int:
         """LLM tokens for one image (or one tile) at this VLM's input size (or ``image_size``)."""
@@ -577,6 +578,7 @@ VLMS: dict[str, VLM] = {
             feature_layer=None,
             merge=1,
             fixed_tokens=1,  # one <|image|> token in the context; the features arrive by cross-attention
+            tokens_note="one <|image|> placeholder; 1601 features per tile are read by cross-attention",
             resolution="1-4 tiles of 560 px (aspect-ratio canvas)",
             sources=("https://arxiv.org/abs/2407.21783", "https://huggingface.co/meta-llama/Llama-3.2-11B-Vision-Instruct/blob/main/config.json"),
             notes="Cross-attention: the context holds one <|image|> token; 1601 features per tile are read by cross-attention layers.",
@@ -649,7 +651,11 @@ def table(keys=None) -> list[dict]:
 
 
 def vlm_table() -> list[dict]:
-    """Which VLM reads which encoder, and its LLM tokens per image (or per tile)."""
+    """Which VLM reads which encoder, and its LLM tokens per image (or per tile), as text.
+
+    A count that is not the whole story says so beside it: Llama 3.2 Vision puts one
+    placeholder token in the context and reads the image's features by cross-attention.
+    """
     rows = []
     for v in VLMS.values():
         e = ENCODERS[v.encoder]
@@ -658,7 +664,8 @@ def vlm_table() -> list[dict]:
                 vlm=v.name,
                 encoder=e.name,
                 layer=v.feature_layer,
-                tokens=v.tokens_per_image() if (e.image_size or v.fixed_tokens) else "varies",
+                tokens=(f"{v.tokens_per_image()}" + (f" ({v.tokens_note})" if v.tokens_note else "")
+                        if (e.image_size or v.fixed_tokens) else "varies"),
                 resolution=v.resolution,
             )
         )

@@ -56,6 +56,9 @@ def budget_figure(image_size, families=None, **options):
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + label, va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("image tokens in the LLM's context")
+    setting = ", ".join(f"{k}={v}" for k, v in options.items()) or "released configs"
+    ax.set_title(f"Image tokens each family spends on a {height} x {width} image ({setting};\n"
+                 "each bar's label: tokens, then the pictures its encoder reads)", fontsize=10)
     ax.set_xlim(0, max(max(tokens), 1) * 1.6)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()

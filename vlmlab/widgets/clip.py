@@ -1,6 +1,6 @@
 """Attention explorer for a CLIP vision tower: image, layer, head or rollout, overlay opacity.
 
-Pure functions (tested, and called by notebook 04's last cell):
+Pure functions (tested, and called by notebook 04):
 
 - :func:`clip_attentions` runs the vision tower once on one image and keeps
   every layer's attention (``attn_implementation="eager"``);
@@ -87,14 +87,19 @@ def attention_explorer_figure(data: dict, layer="rollout", head="mean", alpha: f
     what = (f"rollout ({head} over heads)" if layer == "rollout"
             else f"layer {layer}, " + (f"head {head}" if isinstance(head, int) else f"{head} of heads"))
 
+    tokens = 1 + grid[0] * grid[1]  # CLS and the patches: an even spread gives each 1/tokens
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), gridspec_kw=dict(wspace=0.05))
     height, width = data["image"].shape[:2]
     show_image(axes[0], data["image"], title=title or f"what the model sees ({height}x{width} px, {grid[0]}x{grid[1]} patches)")
-    im = overlay_heatmap(axes[1], data["image"], heat, alpha=alpha, title=f"CLS attention: {what}")
-    axes[1].plot(peak[1] * data["image"].shape[1] / grid[1] + data["image"].shape[1] / grid[1] / 2 - 0.5,
-                 peak[0] * data["image"].shape[0] / grid[0] + data["image"].shape[0] / grid[0] / 2 - 0.5,
-                 marker="+", color="cyan", markersize=12, markeredgewidth=2)
-    heat_colorbar(fig, im, axes[1], "relative weight (min-max scaled)")
+    # one scale from 0 to this map's peak: the numbers on the bar are the attention shares themselves
+    im = overlay_heatmap(axes[1], data["image"], heat, alpha=alpha, vmin=0.0, vmax=max(float(heat.max()), 1 / tokens),
+                         title=f"CLS attention: {what}\n(+: the most-read patch)")
+    axes[1].title.set_fontsize(9)
+    axes[1].plot(peak[1] * width / grid[1] + width / grid[1] / 2 - 0.5,
+                 peak[0] * height / grid[0] + height / grid[0] / 2 - 0.5,
+                 marker="+", color="lime", markersize=12, markeredgewidth=2)
+    heat_colorbar(fig, im, axes[1], "share of CLS's attention\n(0 to this map's peak)", uniform=1 / tokens,
+                  uniform_label=f"uniform 1/{tokens}")
     fig.subplots_adjust(left=0.02, right=0.92, top=0.88, bottom=0.04)
     return fig, dict(map=heat, peak=peak, layer=layer, head=head)
 

@@ -112,23 +112,35 @@ def patch_grid_figure(image, patch_size: int, image_size=None, max_strip: int = 
     return fig, dict(rows=rows, cols=cols, tokens=tokens, image_size=(h, w), patch_size=p)
 
 
-def patch_grid_explorer(image, image_sizes=(224, 336, 448), max_strip: int = 16):
+def patch_grid_explorer(image, image_sizes=(224, 336, 448), max_strip: int = 16, size=None, patch_size=None):
     """Interactive explorer: pick an input size and a patch size (only sizes that divide it); see grid and tokens.
 
     The image is resized to the chosen square input size, as a CLIP
-    processor would (after its centre crop). Returns an ``ipywidgets.VBox``.
+    processor would (after its centre crop). ``size`` (one of
+    ``image_sizes``, default the first) and ``patch_size`` (one that divides
+    it, default 16 where it does) set where the controls start. Returns an
+    ``ipywidgets.VBox``.
     """
     import ipywidgets as widgets
     from . import render_into
 
     sizes = [as_positive_int(s, "image_sizes item") for s in image_sizes]
-    size_box = widgets.Dropdown(options=sizes, value=sizes[0], description="input size")
+    start = sizes[0] if size is None else as_positive_int(size, "size")
+    if start not in sizes:
+        raise ValueError(f"size must be one of image_sizes {sizes}, got {start}")
+    size_box = widgets.Dropdown(options=sizes, value=start, description="input size")
 
     def options_for(size):
         return [p for p in valid_patch_sizes(size, range(4, 65))]
 
-    first = options_for(sizes[0])
-    patch_box = widgets.SelectionSlider(options=first, value=16 if 16 in first else first[len(first) // 2],
+    first = options_for(start)
+    if patch_size is None:
+        first_patch = 16 if 16 in first else first[len(first) // 2]
+    else:
+        first_patch = as_positive_int(patch_size, "patch_size")
+        if first_patch not in first:
+            raise ValueError(f"patch_size must divide the input size {start} (one of {first}), got {first_patch}")
+    patch_box = widgets.SelectionSlider(options=first, value=first_patch,
                                         description="patch size", continuous_update=False)
     out = widgets.Output()
 

@@ -84,7 +84,11 @@ def attention_figure(image, attentions, layer: int, head, query, grid, num_prefi
     if query != "cls":
         r, c = divmod(int(query), cols)
         draw_box(axes[0], r * ph, c * pw, (r + 1) * ph, (c + 1) * pw, color="cyan")
-    im = overlay_heatmap(axes[1], arr, heat, title=f"layer {layer}, head {head}: attention",
+    n_layers = len(attentions)
+    shown = int(layer) % n_layers  # a negative index counts from the end: say which layer it is
+    which = f"layer {shown}" + (" (the last)" if shown == n_layers - 1 else "")
+    heads_said = "heads averaged" if head == "mean" else f"head {head}"
+    im = overlay_heatmap(axes[1], arr, heat, title=f"where the query reads:\n{which}, {heads_said}",
                          vmin=0.0, vmax=top)
     heat_colorbar(fig, im, axes[1], f"share of the query's attention (cyan: uniform 1/{row.shape[-1]})",
                   uniform=uniform)
