@@ -152,6 +152,7 @@ def test_each_edition_links_to_the_other(tmp_path):
     page_ko = (out / "ko" / "97_links.html").read_text(encoding="utf-8")
     assert '<a class="vlmlab-edition" href="ko/97_links.html">한국어</a>' in page
     assert '<a class="vlmlab-edition" href="../97_links.html">English</a>' in page_ko and "코스 지도" in page_ko
+    assert '<html lang="ko">' in page_ko and '<html lang="en">' in page
     assert '<a class="vlmlab-edition" href="ko/index.html">' in english.read_text(encoding="utf-8")
     index_ko = korean.read_text(encoding="utf-8")
     assert '<a class="vlmlab-edition" href="../index.html">English</a>' in index_ko

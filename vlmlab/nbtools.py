@@ -663,6 +663,7 @@ def book(paths, out="build/book", timeout: int = 600) -> Path:
     pages = [(p.stem + ".html", notebook_title(nb) or p.stem) for p, nb in executed]
     edition = edition_of(executed[0][0]) if executed else "en"
     words, up = BOOK_WORDS[edition], ("../" if edition == "ko" else "ko/")
+    exporter.language_code = edition  # <html lang=...>: how browsers and screen readers treat the page's text
     entries = []
     for i, (p, nb) in enumerate(executed):
         title = pages[i][1]
