@@ -191,3 +191,16 @@ def test_make_lab_ko_opens_the_first_korean_notebook():
 def test_the_readmes_link_both_ways():
     assert "[README.ko.md](README.ko.md)" in (ROOT / "README.md").read_text(encoding="utf-8").split("\n## ")[0]
     assert "[README.md](README.md)" in (ROOT / "README.ko.md").read_text(encoding="utf-8").split("\n## ")[0]
+
+
+def test_the_command_line_says_what_is_behind_and_fails_check(tmp_path, capsys):
+    english = _nb(_md("a", ENGLISH_INTRO), _code("b", "x = 1"))
+    en_path = tmp_path / "01_x.ipynb"
+    en_path.write_text(nbtools.dumps(english))
+    assert translation.main(["sync", str(en_path)]) == 0          # sync writes and lists, and does not fail
+    assert "(id a) is not translated yet" in capsys.readouterr().out
+    assert translation.main(["check", str(en_path)]) == 1         # check fails while anything is behind
+    (tmp_path / "new.json").write_text(json.dumps({"a": KOREAN_INTRO}, ensure_ascii=False))
+    assert translation.main(["apply", str(tmp_path / "ko" / "01_x.ipynb"), str(tmp_path / "new.json")]) == 0
+    assert translation.main(["check", str(en_path)]) == 0
+    assert "in step with 1 English notebooks" in capsys.readouterr().out
