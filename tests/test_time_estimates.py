@@ -33,21 +33,13 @@ def test_header_says_the_metadata_minutes(path):
     assert said == [str(nb["metadata"]["vlmlab"]["minutes"])], f"{path.name} header says {said}"
 
 
-def test_readme_table_and_notebook_00_map_agree():
-    expected = minutes_in_metadata()
-    readme = dict(ROW.findall((ROOT / "README.md").read_text()))
-    start = json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text())
-    course_map = dict(ROW.findall("\n".join("".join(c["source"]) for c in start["cells"] if c["cell_type"] == "markdown")))
-    as_text = {k: str(v) for k, v in expected.items()}
-    assert readme == as_text, "README's notebook table"
-    assert course_map == as_text, "notebook 00's map"
-
-
-def test_the_korean_edition_says_the_same_minutes():
-    """README.ko.md's table and the Korean notebook 00's map (the Korean headers: tests/test_translation.py)."""
+@pytest.mark.parametrize("readme, start", [("README.md", "notebooks/00_start_here.ipynb"),
+                                           ("README.ko.md", "notebooks/ko/00_start_here.ipynb")])
+def test_readme_table_and_notebook_00_map_agree(readme, start):
+    """Each edition's README table and notebook 00 map (the Korean headers: tests/test_translation.py)."""
     expected = {k: str(v) for k, v in minutes_in_metadata().items()}
-    readme = dict(ROW.findall((ROOT / "README.ko.md").read_text()))
-    start = json.loads((ROOT / "notebooks" / "ko" / "00_start_here.ipynb").read_text())
-    course_map = dict(ROW.findall("\n".join("".join(c["source"]) for c in start["cells"] if c["cell_type"] == "markdown")))
-    assert readme == expected, "README.ko.md's notebook table"
-    assert course_map == expected, "the Korean notebook 00's map"
+    table = dict(ROW.findall((ROOT / readme).read_text()))
+    nb = json.loads((ROOT / start).read_text())
+    course_map = dict(ROW.findall("\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")))
+    assert table == expected, f"{readme}'s notebook table"
+    assert course_map == expected, f"{start}'s map"

@@ -420,20 +420,20 @@ class ReleasedSizes:
     source: str
 
 
-_CLIP_L14 = dict(patch_size=14, embed_dim=1024, num_layers=24, mlp_ratio=4.0, in_channels=3, cls_token=True)
+# ViT-L/14's shape: CLIP ViT-L/14-336 (LLaVA) and InternViT-300M-448px (InternVL2) both have it.
+_VIT_L14 = dict(patch_size=14, embed_dim=1024, num_layers=24, mlp_ratio=4.0, in_channels=3, cls_token=True)
 
 RELEASED_SIZES: dict[str, ReleasedSizes] = {s.family: s for s in [
-    ReleasedSizes("llava-1.5", "llava-hf/llava-1.5-7b-hf", _CLIP_L14,
+    ReleasedSizes("llava-1.5", "llava-hf/llava-1.5-7b-hf", _VIT_L14,
                   dict(num_layers=32, num_kv_heads=32, head_dim=128),
                   "vision_config (CLIP ViT-L/14-336): hidden_size 1024, intermediate_size 4096, num_hidden_layers 24; "
                   "text_config (Vicuna-7B v1.5, llama): hidden_size 4096, 32 layers, 32 heads and "
                   "num_key_value_heads unset, i.e. 32 (LlamaConfig's defaults)"),
-    ReleasedSizes("llava-next", "llava-hf/llava-v1.6-mistral-7b-hf", _CLIP_L14,
+    ReleasedSizes("llava-next", "llava-hf/llava-v1.6-mistral-7b-hf", _VIT_L14,
                   dict(num_layers=32, num_kv_heads=8, head_dim=128),
                   "vision_config as LLaVA-1.5; text_config (Mistral-7B-Instruct-v0.2): num_key_value_heads 8, "
                   "hidden_size 4096, 32 layers, 32 heads (MistralConfig's defaults)"),
-    ReleasedSizes("internvl2", "OpenGVLab/InternVL2-8B",
-                  dict(patch_size=14, embed_dim=1024, num_layers=24, mlp_ratio=4.0, in_channels=3, cls_token=True),
+    ReleasedSizes("internvl2", "OpenGVLab/InternVL2-8B", _VIT_L14,
                   dict(num_layers=32, num_kv_heads=8, head_dim=128),
                   "vision_config (InternViT-300M-448px): hidden_size 1024, intermediate_size 4096, "
                   "num_hidden_layers 24; llm_config (internlm2_5-7b-chat): hidden_size 4096, "

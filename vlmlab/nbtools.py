@@ -575,18 +575,6 @@ BOOK_WORDS = {
 }
 
 
-def edition_of(path) -> str:
-    """"ko" for a notebook of the Korean edition (in a ``ko`` folder), else "en"."""
-    return "ko" if Path(path).resolve().parent.name == "ko" else "en"
-
-
-def counterpart(path) -> Path | None:
-    """The same notebook in the other edition (``notebooks/ko/x.ipynb`` <-> ``notebooks/x.ipynb``), if it exists."""
-    path = Path(path).resolve()
-    other = path.parent.parent / path.name if edition_of(path) == "ko" else path.parent / "ko" / path.name
-    return other if other.exists() else None
-
-
 def _nav(pages: list[tuple[str, str]], i: int, words: dict = BOOK_WORDS["en"], other: str | None = None) -> str:
     """The bar at the top and bottom of page ``i``: previous, the course map, the other edition's page, next."""
     import html
@@ -661,13 +649,15 @@ def book(paths, out="build/book", timeout: int = 600) -> Path:
         executed.append((p, nb))
         print(f"executed {p}")
     pages = [(p.stem + ".html", notebook_title(nb) or p.stem) for p, nb in executed]
-    edition = edition_of(executed[0][0]) if executed else "en"
+    from vlmlab import translation  # here, not at the top: translation imports this module
+
+    edition = translation.edition_of(executed[0][0]) if executed else "en"
     words, up = BOOK_WORDS[edition], ("../" if edition == "ko" else "ko/")
     exporter.language_code = edition  # <html lang=...>: how browsers and screen readers treat the page's text
     entries = []
     for i, (p, nb) in enumerate(executed):
         title = pages[i][1]
-        other = up + pages[i][0] if counterpart(p) else None
+        other = up + pages[i][0] if translation.counterpart(p) else None
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{title} · vlmlab"},
                                                               "vlmlab_nav": _nav(pages, i, words, other)})
         target = out / pages[i][0]
@@ -679,7 +669,7 @@ def book(paths, out="build/book", timeout: int = 600) -> Path:
                         "minutes": nb.metadata.get("vlmlab", {}).get("minutes")})
         print(f"rendered {target}")
     index = out / "index.html"
-    has_other = any(counterpart(p) for p, _ in executed)
+    has_other = any(translation.counterpart(p) for p, _ in executed)
     index.write_text(_index_html(entries, edition, up + "index.html" if has_other else None), encoding="utf-8")
     return index
 

@@ -69,6 +69,18 @@ def _shown(path: Path) -> str:
         return path.as_posix()
 
 
+def edition_of(path) -> str:
+    """"ko" for a notebook of the Korean edition (in a ``ko`` folder), else "en"."""
+    return EDITION if Path(path).resolve().parent.name == EDITION else "en"
+
+
+def counterpart(path) -> Path | None:
+    """The same notebook in the other edition (``notebooks/ko/x.ipynb`` <-> ``notebooks/x.ipynb``), if it exists."""
+    path = Path(path).resolve()
+    other = english_path(path) if edition_of(path) == EDITION else korean_path(path)
+    return other if other.exists() else None
+
+
 def english_notebooks(folder=NOTEBOOKS) -> list[Path]:
     return sorted(Path(folder).glob("*.ipynb"))
 
@@ -76,11 +88,6 @@ def english_notebooks(folder=NOTEBOOKS) -> list[Path]:
 def text_hash(text: str) -> str:
     """A short, stable fingerprint of an English markdown cell's text (16 hex digits of SHA-256)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
 
 
 def translated_hash(cell: dict) -> str | None:
@@ -139,7 +146,7 @@ def lags(english: dict, korean: dict) -> list[Lag]:
             if en != ko:
                 found.append(Lag(i, en.get("id", "?"), "code"))
             continue
-        english_text, korean_text = _source(en), _source(ko)
+        english_text, korean_text = nbtools._source(en), nbtools._source(ko)
         marked = translated_hash(ko)
         if marked is None or (has_english_prose(english_text) and not _HANGUL.search(korean_text)):
             found.append(Lag(i, en.get("id", "?"), "untranslated"))
@@ -205,7 +212,7 @@ def _cells_by_id(korean: dict, ids) -> dict[str, dict]:
 def apply(korean_path_: Path, translations: dict[str, str]) -> None:
     """Put Korean text into the markdown cells named by id, and mark each as translating the English text of now."""
     korean_path_ = Path(korean_path_)
-    english = {c.get("id"): _source(c) for c in read(english_path(korean_path_))["cells"]}
+    english = {c.get("id"): nbtools._source(c) for c in read(english_path(korean_path_))["cells"]}
     korean = read(korean_path_)
     cells = _cells_by_id(korean, translations)
     for cell_id, text in translations.items():
@@ -216,13 +223,8 @@ def apply(korean_path_: Path, translations: dict[str, str]) -> None:
 
 def done(korean_path_: Path, ids) -> None:
     """Mark the named Korean cells as translating their English cells' current text (after updating them)."""
-    korean_path_ = Path(korean_path_)
-    english = {c.get("id"): _source(c) for c in read(english_path(korean_path_))["cells"]}
-    korean = read(korean_path_)
-    cells = _cells_by_id(korean, ids)
-    for cell_id in ids:
-        _mark(cells[cell_id], english[cell_id])
-    korean_path_.write_text(nbtools.dumps(korean), encoding="utf-8")
+    korean = {c.get("id"): nbtools._source(c) for c in read(korean_path_)["cells"]}
+    apply(korean_path_, {cell_id: korean.get(cell_id) for cell_id in ids})
 
 
 def main(argv=None) -> int:
